@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The test command: install what is needed, build, run every test.
+#
+# Stages (each in its own build directory):
+#   1. build/       RelWithDebInfo, -Werror; every GoogleTest suite via ctest
+#   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer; the same suites
+#   3. build-fuzz/  libFuzzer targets (clang), each run for FUZZ_SECONDS
+# Environment:
+#   ISLE_SKIP_ASAN=1   skip stage 2          ISLE_SKIP_FUZZ=1  skip stage 3
+#   FUZZ_SECONDS=N     fuzz time per target (default 60)
+#   ISLE_TEST_SEEDS=N  seeds for property tests (default: each test's own)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+passed=0
+failed=0
+run_ctest() {  # run_ctest BUILD_DIR LABEL
+  local log
+  log=$(mktemp)
+  set +e
+  (cd "$1" && ctest --output-on-failure -j "$(nproc)" --timeout 600) 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -n1 || true)
+  if [[ -z "$line" ]]; then
+    echo "test.sh: $2: ctest produced no summary" >&2
+    failed=$((failed + 1))
+  else
+    local nfail total
+    nfail=$(sed -E 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
+    passed=$((passed + total - nfail))
+    failed=$((failed + nfail))
+  fi
+  rm -f "$log"
+  if [[ $rc -ne 0 && -z "$line" ]]; then failed=$((failed + 1)); fi
+}
+
+echo "=== stage 1: build + tests (RelWithDebInfo, -Werror)"
+bash scripts/build.sh build -DISLE_WERROR=ON
+run_ctest build release
+
+if [[ "${ISLE_SKIP_ASAN:-0}" != 1 ]]; then
+  echo "=== stage 2: build + tests under ASan + UBSan"
+  bash scripts/build.sh build-asan -DISLE_SANITIZE=ON -DISLE_BUILD_BENCH=OFF -DISLE_WERROR=ON
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_ctest build-asan asan
+fi
+
+if [[ "${ISLE_SKIP_FUZZ:-0}" != 1 ]]; then
+  echo "=== stage 3: fuzzing (${FUZZ_SECONDS:-60}s per target)"
+  if bash scripts/run-fuzz.sh; then
+    echo "fuzz: ok"
+  else
+    echo "fuzz: FAILED" >&2
+    failed=$((failed + 1))
+  fi
+fi
+
+echo "=== summary"
+echo "tests: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
