@@ -1,0 +1,255 @@
+// SST reader: open (tail + meta region), point lookups, iteration.
+// See sst_reader.h for the read economy and docs/format/sst.md for bytes.
+#include "format/sst_reader.h"
+
+#include <algorithm>
+
+#include "format/block_format.h"
+#include "util/hash.h"
+
+namespace isle {
+
+namespace {
+
+std::string at(std::string_view kind, uint64_t offset) {
+  return std::string(kind) + " @" + std::to_string(offset);
+}
+
+// Slices one meta block out of the meta region and unseals it.
+Status unseal_meta(std::string_view meta, uint64_t meta_start, const BlockHandle& h,
+                   bool verify, std::string_view kind, std::string* contents) {
+  // decode_footer guaranteed meta_start <= h.offset and h.end() <= footer.
+  const std::string_view stored = meta.substr(h.offset - meta_start, h.stored_size());
+  return unseal_block(stored, verify, at(kind, h.offset), contents);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SstReader>> SstReader::open(std::shared_ptr<RandomAccessSource> source,
+                                                   const SstReaderOptions& options) {
+  std::unique_ptr<SstReader> r(new SstReader());
+  r->source_ = std::move(source);
+  r->options_ = options;
+  const std::string name = r->source_->name();
+  const bool verify = options.verify_checksums;
+
+  // 1. The tail: footer and, usually, the whole meta region.
+  const uint64_t want = std::max<uint64_t>(options.tail_read_size, kFooterSize);
+  ISLE_ASSIGN_OR_RETURN(TailRead tail, r->source_->read_tail(want));
+  const uint64_t size = tail.total_size;
+  if (size < kFooterSize) {
+    return Status::Corruption("sst " + name + ": " + std::to_string(size) +
+                              " bytes is too short to be an SST");
+  }
+  if (tail.bytes.size() != std::min(want, size)) {
+    return Status::Corruption("sst " + name + ": tail read returned " +
+                              std::to_string(tail.bytes.size()) + " bytes");
+  }
+  r->file_size_ = size;
+  auto footer = decode_footer(std::string_view(tail.bytes).substr(tail.bytes.size() - kFooterSize),
+                              size, verify);
+  if (!footer.ok()) return footer.status().with_context("sst " + name);
+  r->footer_ = *footer;
+
+  // 2. The rest of the meta region, if the tail did not cover it: one read.
+  const uint64_t meta_start = r->footer_.meta_start();
+  const uint64_t meta_len = size - meta_start;  // includes the footer
+  std::string meta;
+  if (tail.bytes.size() >= meta_len) {
+    meta = tail.bytes.substr(tail.bytes.size() - meta_len);
+  } else {
+    ISLE_ASSIGN_OR_RETURN(meta, r->source_->read(meta_start, meta_len - tail.bytes.size()));
+    meta += tail.bytes;
+  }
+
+  // Whole-file integrity, when the whole file is at hand anyway.
+  if (!options.expected_sha256.empty()) {
+    std::optional<std::string_view> whole = r->source_->whole();
+    if (!whole && meta_start == 0) whole = std::string_view(meta);
+    if (whole && whole->size() == size && sha256_hex(*whole) != options.expected_sha256) {
+      return Status::Corruption("sst " + name + ": sha256 mismatch");
+    }
+  }
+
+  // 3. Parse and pin the meta blocks.
+  std::string contents;
+  Status s = unseal_meta(meta, meta_start, r->footer_.properties, verify, "properties block",
+                         &contents);
+  if (!s.ok()) return s.with_context("sst " + name);
+  auto props = decode_properties(std::move(contents));
+  if (!props.ok()) return props.status().with_context("sst " + name);
+  r->properties_ = std::move(*props);
+
+  contents.clear();
+  s = unseal_meta(meta, meta_start, r->footer_.index, verify, "index block", &contents);
+  if (!s.ok()) return s.with_context("sst " + name);
+  auto index = Block::parse(std::move(contents), at("index block", r->footer_.index.offset));
+  if (!index.ok()) return index.status().with_context("sst " + name);
+  r->index_ = std::move(*index);
+
+  if (r->footer_.has_filter()) {
+    s = unseal_meta(meta, meta_start, r->footer_.filter, verify, "filter block",
+                    &r->filter_contents_);
+    if (!s.ok()) return s.with_context("sst " + name);
+    auto filter = BloomFilter::parse(r->filter_contents_);
+    if (!filter.ok()) return filter.status().with_context("sst " + name);
+    r->filter_ = *filter;
+  }
+  return r;
+}
+
+bool SstReader::may_contain(std::string_view user_key) const {
+  return !has_filter() || filter_.may_contain(user_key);
+}
+
+Status SstReader::data_block_handle(std::string_view index_value, BlockHandle* h) const {
+  if (!decode_block_handle(&index_value, h) || !index_value.empty()) {
+    return Status::Corruption("sst " + source_->name() + ": index block: malformed block handle");
+  }
+  const uint64_t limit = footer_.meta_start();  // data blocks end where meta begins
+  if (h->size > kMaxStoredBlockPayload || h->offset > limit ||
+      h->stored_size() > limit - h->offset) {
+    return Status::Corruption("sst " + source_->name() + ": index block: data block handle [" +
+                              std::to_string(h->offset) + ", +" + std::to_string(h->size) +
+                              "] outside the data region [0, " + std::to_string(limit) + ")");
+  }
+  return Status::OK();
+}
+
+Result<BlockPtr> SstReader::read_data_block(const BlockHandle& h) const {
+  // Block cache seam: look up (SST identity, h.offset) here before reading,
+  // and insert the parsed block after.
+  ISLE_ASSIGN_OR_RETURN(std::string stored, source_->read(h.offset, h.stored_size()));
+  std::string contents;
+  const std::string what = at("data block", h.offset);
+  Status s = unseal_block(stored, options_.verify_checksums, what, &contents);
+  if (!s.ok()) return s.with_context("sst " + source_->name());
+  auto block = Block::parse(std::move(contents), what);
+  if (!block.ok()) return block.status().with_context("sst " + source_->name());
+  return block;
+}
+
+Result<std::optional<SstEntry>> SstReader::get(std::string_view user_key,
+                                                uint64_t snapshot_seq) const {
+  if (!may_contain(user_key)) return std::optional<SstEntry>();
+  const std::string target = seek_key(user_key, std::min(snapshot_seq, kMaxSequence));
+
+  BlockIter index(index_, compare_internal_keys, kInternalKeyTrailer);
+  index.seek(target);
+  if (!index.valid()) {
+    if (!index.status().ok()) return index.status().with_context("sst " + source_->name());
+    return std::optional<SstEntry>();  // past the last key
+  }
+  BlockHandle h;
+  ISLE_RETURN_IF_ERROR(data_block_handle(index.value(), &h));
+  ISLE_ASSIGN_OR_RETURN(BlockPtr block, read_data_block(h));
+  BlockIter data(block, compare_internal_keys, kInternalKeyTrailer);
+  data.seek(target);
+  if (!data.valid()) {
+    if (!data.status().ok()) return data.status().with_context("sst " + source_->name());
+    // The index key (the block's last key) is >= target, so the block must
+    // hold an entry >= target.
+    return Status::Corruption("sst " + source_->name() + ": " + block->what() +
+                              " ends before its index key");
+  }
+  ParsedInternalKey parsed;
+  if (!parse_internal_key(data.key(), &parsed)) {
+    return Status::Corruption("sst " + source_->name() + ": " + block->what() +
+                              ": entry with unknown kind");
+  }
+  if (parsed.user_key != user_key) return std::optional<SstEntry>();
+  SstEntry e;
+  e.sequence = parsed.sequence;
+  e.kind = parsed.kind;
+  e.has_expiry = parsed.has_expiry;
+  std::string_view payload;
+  if (!decode_entry_value(parsed.has_expiry, data.value(), &payload, &e.expires_at_ms)) {
+    return Status::Corruption("sst " + source_->name() + ": " + block->what() +
+                              ": malformed expiry prefix");
+  }
+  e.value.assign(payload.data(), payload.size());
+  return std::optional<SstEntry>(std::move(e));
+}
+
+std::unique_ptr<SstIterator> SstReader::new_iterator() const {
+  return std::make_unique<SstIterator>(this);
+}
+
+// ---- SstIterator ----
+
+SstIterator::SstIterator(const SstReader* reader)
+    : reader_(reader), index_(reader->index_, compare_internal_keys, kInternalKeyTrailer) {}
+
+bool SstIterator::load_data_block() {
+  BlockHandle h;
+  Status s = reader_->data_block_handle(index_.value(), &h);
+  if (s.ok()) {
+    auto block = reader_->read_data_block(h);
+    if (block.ok()) {
+      data_ = BlockIter(std::move(*block), compare_internal_keys, kInternalKeyTrailer);
+      return true;
+    }
+    s = block.status();
+  }
+  status_ = s;
+  data_ = BlockIter();
+  return false;
+}
+
+void SstIterator::settle() {
+  valid_ = false;
+  for (;;) {
+    if (!status_.ok()) return;
+    if (!data_.status().ok()) {
+      status_ = data_.status().with_context("sst " + reader_->source_->name());
+      return;
+    }
+    if (data_.valid()) break;
+    // The current block is exhausted (or none is loaded): go to the next.
+    if (!index_.valid()) {
+      if (!index_.status().ok()) {
+        status_ = index_.status().with_context("sst " + reader_->source_->name());
+      }
+      return;  // the end
+    }
+    index_.next();
+    data_ = BlockIter();
+    if (index_.valid() && load_data_block()) data_.seek_to_first();
+  }
+  ParsedInternalKey parsed;
+  if (!parse_internal_key(data_.key(), &parsed)) {
+    status_ = Status::Corruption("sst " + reader_->source_->name() +
+                                 ": entry with unknown kind in a data block");
+    return;
+  }
+  valid_ = true;
+}
+
+void SstIterator::seek_to_first() {
+  status_ = Status::OK();  // a new seek retries after an error
+  index_.seek_to_first();
+  data_ = BlockIter();
+  if (index_.valid() && load_data_block()) data_.seek_to_first();
+  settle();
+}
+
+void SstIterator::seek(std::string_view target) {
+  status_ = Status::OK();
+  if (target.size() < kInternalKeyTrailer) {
+    status_ = Status::InvalidArgument("sst iterator: seek target is not an internal key");
+    valid_ = false;
+    return;
+  }
+  index_.seek(target);
+  data_ = BlockIter();
+  if (index_.valid() && load_data_block()) data_.seek(target);
+  settle();
+}
+
+void SstIterator::next() {
+  if (!valid_) return;
+  data_.next();
+  settle();
+}
+
+}  // namespace isle

@@ -1,0 +1,137 @@
+// SstReader: point lookups and iteration over one SST read through a
+// RandomAccessSource (docs/format/sst.md).
+//
+// Read economy (what makes SSTs cheap to read from an object store):
+//   open()   one tail read (default 64 KiB) that usually holds the whole meta
+//            region (footer, properties, index, filter); if the meta region
+//            is larger, exactly one more read fetches the rest. The index,
+//            filter and properties are then pinned in memory.
+//   get()    a bloom-filter miss costs no read; otherwise exactly one read of
+//            one data block.
+//   iterate  one read per data block visited.
+//
+// Every offset, size, count and varint taken from the file is validated:
+// bad bytes give Status::Corruption naming the block and the problem, never
+// a crash, an out-of-bounds read or an unbounded allocation.
+//
+// Thread-safety: an open SstReader is immutable; get(), may_contain() and
+// new_iterator() may be called from many threads (the source must allow
+// that, as both provided sources do). An iterator is used by one thread at
+// a time and must not outlive its reader.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "format/block_reader.h"
+#include "format/bloom.h"
+#include "format/footer.h"
+#include "format/internal_key.h"
+#include "format/sst_properties.h"
+#include "format/sst_source.h"
+#include "isle/status.h"
+
+namespace isle {
+
+struct SstReaderOptions {
+  // Bytes fetched from the end of the file by open(); at least the footer.
+  uint64_t tail_read_size = 64 * 1024;
+  // Verify block and footer checksums. Only fuzzing turns this off.
+  bool verify_checksums = true;
+  // When non-empty, open() checks the whole file's sha256 (lower-case hex)
+  // if the whole file is in memory anyway (a MemorySource, or a file no
+  // larger than the tail read); otherwise it is not checked.
+  std::string expected_sha256;
+};
+
+// One version of a key as stored in the SST.
+struct SstEntry {
+  uint64_t sequence = 0;
+  ValueKind kind = ValueKind::kPut;
+  bool has_expiry = false;
+  uint64_t expires_at_ms = 0;  // meaningful when has_expiry
+  std::string value;           // payload: the expiry prefix removed
+
+  friend bool operator==(const SstEntry&, const SstEntry&) = default;
+};
+
+class SstReader;
+
+// Iterates entries in internal-key order. key() is the internal key,
+// value() the stored value (with its expiry prefix, if any). On an error
+// valid() turns false and status() says why.
+class SstIterator {
+ public:
+  explicit SstIterator(const SstReader* reader);
+
+  bool valid() const { return valid_; }
+  const Status& status() const { return status_; }
+  std::string_view key() const { return data_.key(); }
+  std::string_view value() const { return data_.value(); }
+
+  void seek_to_first();
+  // Positions at the first entry whose internal key is >= target (use
+  // seek_key(user_key, seq) to find a user key's newest visible version).
+  void seek(std::string_view target);
+  void next();
+
+ private:
+  // Loads the data block the index iterator points at.
+  bool load_data_block();
+  // Moves forward over exhausted blocks; sets valid_ and status_.
+  void settle();
+
+  const SstReader* reader_;
+  BlockIter index_;
+  BlockIter data_;
+  bool valid_ = false;
+  Status status_;
+};
+
+class SstReader {
+ public:
+  static Result<std::unique_ptr<SstReader>> open(std::shared_ptr<RandomAccessSource> source,
+                                                 const SstReaderOptions& options = {});
+
+  // The newest entry of `user_key` with sequence <= snapshot_seq, whatever
+  // its kind (tombstones included; the caller interprets kinds and
+  // expiry), or nullopt when there is none.
+  Result<std::optional<SstEntry>> get(std::string_view user_key,
+                                      uint64_t snapshot_seq = kMaxSequence) const;
+
+  // False only when the SST certainly holds no entry for the key (always
+  // true when the SST has no filter).
+  bool may_contain(std::string_view user_key) const;
+
+  std::unique_ptr<SstIterator> new_iterator() const;
+
+  const SstProperties& properties() const { return properties_; }
+  const Footer& footer() const { return footer_; }
+  uint64_t file_size() const { return file_size_; }
+  bool has_filter() const { return footer_.has_filter(); }
+
+ private:
+  friend class SstIterator;
+  SstReader() = default;
+
+  // Decodes and validates an index value into the handle of a data block.
+  Status data_block_handle(std::string_view index_value, BlockHandle* out) const;
+  // THE place every data block is fetched: reads the stored bytes, checks
+  // them and parses the block. A block cache plugs in here, keyed by
+  // (SST identity, handle.offset), without touching any caller.
+  Result<BlockPtr> read_data_block(const BlockHandle& h) const;
+
+  std::shared_ptr<RandomAccessSource> source_;
+  SstReaderOptions options_;
+  uint64_t file_size_ = 0;
+  Footer footer_;
+  SstProperties properties_;
+  BlockPtr index_;              // pinned
+  std::string filter_contents_;  // pinned; filter_ views it
+  BloomFilter filter_;
+};
+
+}  // namespace isle
