@@ -16,6 +16,7 @@ bash scripts/install-deps.sh
 
 passed=0
 failed=0
+skipped=0
 run_ctest() {  # run_ctest BUILD_DIR LABEL
   local log
   log=$(mktemp)
@@ -32,7 +33,10 @@ run_ctest() {  # run_ctest BUILD_DIR LABEL
     local nfail total
     nfail=$(sed -E 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
     total=$(sed -E 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
-    passed=$((passed + total - nfail))
+    local nskip
+    nskip=$(grep -cE '^\s+[0-9]+ - .*\(Skipped\)$' "$log" || true)
+    passed=$((passed + total - nfail - nskip))
+    skipped=$((skipped + nskip))
     failed=$((failed + nfail))
   fi
   rm -f "$log"
@@ -61,5 +65,5 @@ if [[ "${ISLE_SKIP_FUZZ:-0}" != 1 ]]; then
 fi
 
 echo "=== summary"
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 [[ $failed -eq 0 ]]

@@ -29,6 +29,23 @@ bool parse_compression_name(std::string_view name, CompressionType* out) {
   return false;
 }
 
+namespace {
+// zstd contexts are costly to create (~100 KiB of tables each); every
+// thread keeps one of each for its lifetime instead of one per block.
+struct ZstdContexts {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(c);
+    ZSTD_freeDCtx(d);
+  }
+};
+ZstdContexts& zstd_contexts() {
+  thread_local ZstdContexts ctx;
+  return ctx;
+}
+}  // namespace
+
 bool compress_block(CompressionType type, int level, std::string_view raw, std::string* out) {
   out->clear();
   if (raw.size() > kMaxUncompressedBlock) return false;
@@ -50,8 +67,10 @@ bool compress_block(CompressionType type, int level, std::string_view raw, std::
     case CompressionType::kZstd: {
       const size_t bound = ZSTD_compressBound(raw.size());
       out->resize(header + bound);
-      const size_t n = ZSTD_compress(out->data() + header, bound, raw.data(), raw.size(),
-                                     level == 0 ? ZSTD_CLEVEL_DEFAULT : level);
+      ZSTD_CCtx* cctx = zstd_contexts().c;
+      if (cctx == nullptr) return false;  // out of memory: store the block raw
+      const size_t n = ZSTD_compressCCtx(cctx, out->data() + header, bound, raw.data(),
+                                         raw.size(), level == 0 ? ZSTD_CLEVEL_DEFAULT : level);
       if (ZSTD_isError(n)) return false;
       out->resize(header + n);
       return true;
@@ -94,8 +113,10 @@ Status decompress_block(CompressionType type, std::string_view payload, size_t m
       return Status::OK();
     }
     case CompressionType::kZstd: {
+      ZSTD_DCtx* dctx = zstd_contexts().d;
+      if (dctx == nullptr) return Status::IOError("zstd: cannot allocate a decompression context");
       out->assign(size, '\0');
-      const size_t n = ZSTD_decompress(out->data(), size, payload.data(), payload.size());
+      const size_t n = ZSTD_decompressDCtx(dctx, out->data(), size, payload.data(), payload.size());
       if (ZSTD_isError(n)) {
         return Status::Corruption(std::string("zstd block: ") + ZSTD_getErrorName(n));
       }
