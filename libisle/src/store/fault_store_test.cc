@@ -2,6 +2,7 @@
 // often as configured; fail-before applies nothing, lose-response applies
 // the request; delays go through the sleep function; probability is
 // seeded and deterministic; counting is exact under concurrency.
+#include "store/store_test_util.h"
 #include "store/fault_store.h"
 
 #include <gtest/gtest.h>
@@ -17,23 +18,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-ObjectStorePtr mem_store() {
-  auto s = open_object_store("mem://");
-  EXPECT_TRUE(s.ok()) << s.status().to_string();
-  return s.ok() ? *s : nullptr;
-}
+using testing::mem_store;
 
-// Records requested sleeps instead of sleeping.
-struct SleepRecorder {
-  std::mutex mu;
-  std::vector<std::chrono::microseconds> sleeps;
-  SleepFunction fn() {
-    return [this](std::chrono::microseconds d) {
-      std::lock_guard lock(mu);
-      sleeps.push_back(d);
-    };
-  }
-};
+using testing::SleepRecorder;
 
 TEST(FaultStore, NoRulesPassesEverythingThrough) {
   auto inner = mem_store();
@@ -200,9 +187,9 @@ TEST(FaultStore, DelayGoesThroughTheSleepFunction) {
   EXPECT_EQ(f.put("slowfail", "v").status().code(), Code::kTransient);
   EXPECT_TRUE(inner->head("slowfail").status().is_not_found());
   ASSERT_TRUE(f.put("fast", "v").ok());
-  ASSERT_EQ(rec.sleeps.size(), 2u);
-  EXPECT_EQ(rec.sleeps[0], milliseconds(250));
-  EXPECT_EQ(rec.sleeps[1], milliseconds(40));
+  ASSERT_EQ(rec.us.size(), 2u);
+  EXPECT_EQ(rec.us[0], 250'000);
+  EXPECT_EQ(rec.us[1], 40'000);
 }
 
 std::vector<bool> fire_pattern(uint64_t seed, double p, int n) {

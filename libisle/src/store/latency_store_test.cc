@@ -1,5 +1,6 @@
 // LatencyStore: the requested waits follow the profile. Sleeps are
 // recorded through the injected sleep function, never timed.
+#include "store/store_test_util.h"
 #include "store/latency_store.h"
 
 #include <gtest/gtest.h>
@@ -14,28 +15,9 @@ namespace {
 
 using std::chrono::microseconds;
 
-ObjectStorePtr mem_store() {
-  auto s = open_object_store("mem://");
-  EXPECT_TRUE(s.ok()) << s.status().to_string();
-  return s.ok() ? *s : nullptr;
-}
+using testing::mem_store;
 
-struct SleepRecorder {
-  std::mutex mu;
-  std::vector<int64_t> us;
-  SleepFunction fn() {
-    return [this](microseconds d) {
-      std::lock_guard lock(mu);
-      us.push_back(d.count());
-    };
-  }
-  std::vector<double> sorted_ms() {
-    std::vector<double> v;
-    for (int64_t x : us) v.push_back(static_cast<double>(x) / 1000.0);
-    std::sort(v.begin(), v.end());
-    return v;
-  }
-};
+using testing::SleepRecorder;
 
 double quantile(const std::vector<double>& sorted, double q) {
   return sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1))];

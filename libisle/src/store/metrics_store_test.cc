@@ -1,5 +1,6 @@
 // MetricsStore: exact counts, bytes, error codes and latency buckets for a
 // scripted sequence of requests; reset; the text table; concurrency.
+#include "store/store_test_util.h"
 #include "store/metrics_store.h"
 
 #include <gmock/gmock.h>
@@ -17,11 +18,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-ObjectStorePtr mem_store() {
-  auto s = open_object_store("mem://");
-  EXPECT_TRUE(s.ok()) << s.status().to_string();
-  return s.ok() ? *s : nullptr;
-}
+using testing::mem_store;
 
 TEST(MetricsStore, ScriptedSequenceIsCountedExactly) {
   auto m = std::make_shared<MetricsStore>(mem_store());

@@ -2,6 +2,7 @@
 // with what backoff, within which deadline; conditional-put UnknownOutcome
 // passes through untouched. Failures are scripted with a FaultStore (or a
 // small batch fake); sleeps advance a fake clock instead of sleeping.
+#include "store/store_test_util.h"
 #include "store/retry_store.h"
 
 #include <gmock/gmock.h>
@@ -24,11 +25,7 @@ using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 
-ObjectStorePtr mem_store() {
-  auto s = open_object_store("mem://");
-  EXPECT_TRUE(s.ok()) << s.status().to_string();
-  return s.ok() ? *s : nullptr;
-}
+using testing::mem_store;
 
 // A clock with microsecond steps whose "sleep" just moves time forward and
 // records the request.
