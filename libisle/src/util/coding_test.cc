@@ -105,3 +105,33 @@ TEST(Status, NamesAndContext) {
 
 }  // namespace
 }  // namespace isle
+
+#include "util/base64.h"
+
+namespace isle {
+namespace {
+
+TEST(Base64, RoundTripsEveryLengthAndByte) {
+  std::string s;
+  for (int i = 0; i < 300; i++) {
+    ASSERT_EQ(base64_decode(base64_encode(s)), s) << "length " << i;
+    s += static_cast<char>(i * 37 + 11);
+  }
+}
+
+TEST(Base64, KnownVectorsAndRejects) {
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64_decode("Zm9vYg=="), "foob");
+  EXPECT_FALSE(base64_decode("Zm9"));        // length
+  EXPECT_FALSE(base64_decode("Zm=v"));       // data after padding
+  EXPECT_FALSE(base64_decode("Zm9v!A=="));   // alphabet
+  EXPECT_FALSE(base64_decode("Zh=="));       // stray bits under padding
+  EXPECT_FALSE(base64_decode("===="));
+}
+
+}  // namespace
+}  // namespace isle
