@@ -117,8 +117,18 @@ Status SstReader::data_block_handle(std::string_view index_value, BlockHandle* h
 }
 
 Result<BlockPtr> SstReader::read_data_block(const BlockHandle& h) const {
-  // Block cache seam: look up (SST identity, h.offset) here before reading,
-  // and insert the parsed block after.
+  if (options_.block_cache != nullptr && !options_.cache_id.empty()) {
+    auto block = options_.block_cache->get_or_load(options_.cache_id, h.offset,
+                                                   [this, &h] { return load_data_block(h); });
+    if (block.ok() && *block == nullptr) {
+      return Status::InvalidArgument("sst " + source_->name() + ": block cache returned no block");
+    }
+    return block;
+  }
+  return load_data_block(h);
+}
+
+Result<BlockPtr> SstReader::load_data_block(const BlockHandle& h) const {
   ISLE_ASSIGN_OR_RETURN(std::string stored, source_->read(h.offset, h.stored_size()));
   std::string contents;
   const std::string what = at("data block", h.offset);

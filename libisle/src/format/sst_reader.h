@@ -9,6 +9,8 @@
 //   get()    a bloom-filter miss costs no read; otherwise exactly one read of
 //            one data block.
 //   iterate  one read per data block visited.
+//   With a block cache (SstReaderOptions::block_cache), a data block found
+//   in the cache costs no read, and concurrent misses share one read.
 //
 // Every offset, size, count and varint taken from the file is validated:
 // bad bytes give Status::Corruption naming the block and the problem, never
@@ -26,6 +28,7 @@
 #include <string>
 #include <string_view>
 
+#include "format/block_cache_hook.h"
 #include "format/block_reader.h"
 #include "format/bloom.h"
 #include "format/footer.h"
@@ -45,6 +48,14 @@ struct SstReaderOptions {
   // if the whole file is in memory anyway (a MemorySource, or a file no
   // larger than the tail read); otherwise it is not checked.
   std::string expected_sha256;
+  // Data blocks go through this cache when both block_cache and cache_id
+  // are set; otherwise every data block is read from the source. cache_id
+  // must identify the SST's bytes uniquely among all SSTs sharing the
+  // cache (e.g. the SST's id in the manifest); the source's name() is not
+  // used because two sources may name one object differently. Index,
+  // filter and properties are pinned by the reader and never cached.
+  std::shared_ptr<BlockCacheHook> block_cache;
+  std::string cache_id;
 };
 
 // One version of a key as stored in the SST.
@@ -119,10 +130,12 @@ class SstReader {
 
   // Decodes and validates an index value into the handle of a data block.
   Status data_block_handle(std::string_view index_value, BlockHandle* out) const;
-  // THE place every data block is fetched: reads the stored bytes, checks
-  // them and parses the block. A block cache plugs in here, keyed by
-  // (SST identity, handle.offset), without touching any caller.
+  // THE place every data block is fetched: through the block cache when
+  // options_ name one (keyed by (cache_id, h.offset)), else straight from
+  // the source via load_data_block().
   Result<BlockPtr> read_data_block(const BlockHandle& h) const;
+  // Reads the stored bytes of a data block, checks them and parses them.
+  Result<BlockPtr> load_data_block(const BlockHandle& h) const;
 
   std::shared_ptr<RandomAccessSource> source_;
   SstReaderOptions options_;

@@ -185,6 +185,7 @@ std::string encode_entry(const LogEntry& e) {
   switch (e.op) {
     case LogOp::kFenceClaim:
       j["seq_floor"] = e.seq_floor;
+      j["seq_reserved"] = e.seq_reserved;
       break;
     case LogOp::kAddSstable:
       j["sstable"] = e.added.empty() ? json(nullptr) : sst_to_json(e.added.front());
@@ -226,6 +227,7 @@ Result<LogEntry> decode_entry(std::string_view bytes, std::string_view what) {
     switch (e.op) {
       case LogOp::kFenceClaim:
         e.seq_floor = get_u64(j, "seq_floor");
+        e.seq_reserved = opt_u64(j, "seq_reserved", 0);
         break;
       case LogOp::kAddSstable:
         e.added.push_back(sst_from_json(field(j, "sstable")));

@@ -206,6 +206,7 @@ Result<uint64_t> ManifestLog::commit(LogEntry entry) {
     if (entry.op == LogOp::kFenceClaim) {
       entry.epoch = state_.fence(entry.role).epoch + 1;
       entry.seq_floor = state_.seq_floor();
+      entry.seq_reserved = entry.seq_floor + claim_window_;
     } else {
       if (fenced_) return Status::Fenced(fenced_reason_);
       const ApplyOutcome v = check_entry(state_, entry);
@@ -271,7 +272,8 @@ Result<uint64_t> ManifestLog::append(LogEntry entry) {
   return commit(std::move(entry));
 }
 
-Status ManifestLog::claim(Role role, std::string owner) {
+Status ManifestLog::claim(Role role, std::string owner, uint64_t seq_window) {
+  claim_window_ = seq_window;
   ISLE_RETURN_IF_ERROR(refresh().status());
   LogEntry e;
   e.op = LogOp::kFenceClaim;

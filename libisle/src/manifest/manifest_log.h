@@ -83,7 +83,10 @@ class ManifestLog {
   // Takes `role`'s fence: replay, append fence_claim with epoch+1 (retry on
   // conflict), replay again. On success this handle commits as `owner`
   // with the new epoch. Also records the fence in CURRENT (best effort).
-  Status claim(Role role, std::string owner);
+  // `seq_window`: data sequences reserved above the floor (writers), so a
+  // successor starts above anything this claimer may hand out before its
+  // next commit.
+  Status claim(Role role, std::string owner, uint64_t seq_window = 0);
 
   // Commits `entry` for the claimed role. role, epoch, owner, ts and pos are
   // filled in; commit_id is kept if the caller set one (retries of one
@@ -144,6 +147,7 @@ class ManifestLog {
   Role role_ = Role::kWriter;
   uint64_t epoch_ = 0;
   std::string owner_;
+  uint64_t claim_window_ = 0;
   bool fenced_ = false;
   std::string fenced_reason_;
 

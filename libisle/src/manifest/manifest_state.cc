@@ -174,6 +174,7 @@ Result<ApplyOutcome> apply_entry(ManifestState* st, const LogEntry& e) {
       f.owner = e.owner;
       f.claimed_at_ms = e.ts_ms;
       st->last_seq = std::max(st->last_seq, e.seq_floor);
+      st->seq_reserved = std::max(st->seq_reserved, e.seq_reserved);
       break;
     }
     case LogOp::kAddSstable:

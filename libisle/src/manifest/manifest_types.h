@@ -89,7 +89,8 @@ struct LogEntry {
   std::string commit_id;  // random per logical commit; stable across retries
   LogOp op = LogOp::kFenceClaim;
 
-  // fence_claim: the highest data sequence the claimer had replayed.
+  // fence_claim: the highest data sequence the claimer had replayed (it
+  // continues above it), and for writers `seq_reserved` (below) too.
   uint64_t seq_floor = 0;
 
   // add_sstable (writer): the new L0 SST. `last_seq` is the writer's

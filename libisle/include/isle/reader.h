@@ -1,0 +1,116 @@
+// Reader: serves gets, scans and iterators from a database's bucket
+// (DESIGN §7). Any number of readers, in any number of processes, attach
+// to the same prefix; they never write.
+//
+// A reader holds a view: one replayed manifest state. Reads see exactly
+// the flushes committed up to that view, never a partial one. refresh()
+// (or the background refresh) moves the view forward, never back. An
+// iterator keeps the view it was created on.
+//
+// Reads fetch SST blocks with ranged GETs, so a point read never downloads
+// a whole SST; index and filter blocks stay pinned; blocks, blobs and
+// (with cache_dir) byte ranges are cached. Expired entries (TTL) and
+// deleted keys read as absent. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "isle/object_store.h"
+#include "isle/options.h"
+#include "isle/status.h"
+
+namespace isle {
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  friend bool operator==(const KeyValue&, const KeyValue&) = default;
+};
+
+// A user-level iterator over one view, in key order, within its bounds.
+// Usage: seek_ge(k) or seek_to_first(), then while (valid()) {...; next();}
+// and check status() at the end: an I/O or corruption error stops the
+// iteration with valid() false and status() non-OK.
+class Iterator {
+ public:
+  virtual ~Iterator() = default;
+  virtual void seek_to_first() = 0;
+  virtual void seek_ge(std::string_view key) = 0;
+  virtual void next() = 0;
+  virtual bool valid() const = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  virtual Status status() const = 0;
+};
+
+struct IteratorOptions {
+  std::optional<std::string> lower_bound;  // inclusive
+  std::optional<std::string> upper_bound;  // exclusive
+};
+
+// What a view holds, for inspection (`isle manifest show`, readerd's
+// /v1/manifest).
+struct TableInfo {
+  std::string id;
+  uint64_t size = 0;
+  std::string min_key, max_key;
+  uint64_t seq_lo = 0, seq_hi = 0;
+  uint64_t entries = 0;
+};
+struct ManifestInfo {
+  uint64_t log_position = 0;   // next log position the view would read
+  uint64_t log_seq_start = 0;
+  uint64_t last_seq = 0;       // highest committed sequence
+  uint64_t writer_epoch = 0, compactor_epoch = 0, retention_epoch = 0;
+  std::string writer_owner;
+  std::vector<TableInfo> l0;                  // oldest first
+  std::vector<std::vector<TableInfo>> runs;   // newest data first
+};
+
+struct CacheCounters {
+  uint64_t hits = 0, misses = 0, evictions = 0, bytes = 0, corruptions = 0;
+};
+struct ReaderStats {
+  CacheCounters block_cache, disk_cache, blob_cache;
+  uint64_t open_tables = 0;
+  uint64_t refreshes = 0;
+  uint64_t manifest_requests = 0;  // CURRENT + snapshot + log GETs so far
+};
+
+class Reader {
+ public:
+  class Impl;
+  // Opens the database under options.prefix: reads CURRENT, its snapshot
+  // and the log tail. An empty bucket is a valid, empty database.
+  static Result<std::unique_ptr<Reader>> open(ObjectStorePtr store, ReaderOptions options);
+  explicit Reader(std::unique_ptr<Impl> impl);
+  ~Reader();
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  // The value, or nullopt when the key is absent, deleted or expired.
+  Result<std::optional<std::string>> get(std::string_view key);
+  // One result per key, in order, all from one view.
+  Result<std::vector<std::optional<std::string>>> multi_get(const std::vector<std::string>& keys);
+  // Every live key in [min, max) (an empty max = no upper bound).
+  Result<std::vector<KeyValue>> scan(std::string_view min, std::string_view max);
+  Result<std::vector<KeyValue>> scan_limit(std::string_view min, std::string_view max,
+                                           size_t limit);
+  std::unique_ptr<Iterator> iterator(const IteratorOptions& options = {});
+
+  // Reads new manifest entries and installs the new view. Returns OK when
+  // nothing changed too. On error the old view stays.
+  Status refresh();
+  ManifestInfo manifest() const;
+  ReaderStats stats() const;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace isle

@@ -1,0 +1,66 @@
+// BlobCache: memory tier over ShardedLru, disk tier over DiskCache; see
+// blob_cache.h.
+#include "cache/blob_cache.h"
+
+#include <algorithm>
+
+#include "util/hash.h"
+
+namespace isle {
+
+namespace {
+bool is_sha256_hex(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+}  // namespace
+
+BlobCache::BlobCache(uint64_t capacity_bytes, std::shared_ptr<DiskCache> disk, int shard_bits)
+    : lru_(capacity_bytes, shard_bits, &BlobCache::charge), disk_(std::move(disk)) {}
+
+uint64_t BlobCache::charge(std::string_view key, const BlobPtr& value) {
+  return (value ? value->size() : 0) + key.size() + kEntryOverhead;
+}
+
+std::string BlobCache::disk_key(std::string_view sha256_hex) {
+  return "blob/" + std::string(sha256_hex);
+}
+
+Result<BlobCache::BlobPtr> BlobCache::get_or_load(std::string_view sha256,
+                                                  const std::function<Result<BlobPtr>()>& load) {
+  if (!is_sha256_hex(sha256)) {
+    return Status::InvalidArgument("blob cache: not a lower-case sha256 hex: " +
+                                   std::string(sha256.substr(0, 80)));
+  }
+  // Runs once per coalesced miss of the memory tier.
+  auto fill = [&]() -> Result<BlobPtr> {
+    const std::string dkey = disk_ ? disk_key(sha256) : std::string();
+    if (disk_) {
+      if (std::optional<std::string> bytes = disk_->get(dkey)) {
+        if (sha256_hex(*bytes) == sha256) {
+          tier2_hits_.fetch_add(1);
+          return BlobPtr(std::make_shared<const std::string>(std::move(*bytes)));
+        }
+        corruptions_.fetch_add(1);
+        disk_->erase(dkey);
+      }
+    }
+    loads_.fetch_add(1);
+    ISLE_ASSIGN_OR_RETURN(BlobPtr value, load());
+    if (value == nullptr) return Status::InvalidArgument("blob loader returned no value");
+    if (disk_) disk_->put(dkey, *value);
+    return value;
+  };
+  return lru_.get_or_load(sha256, fill);
+}
+
+CacheStats BlobCache::stats() const {
+  CacheStats s = lru_.stats();
+  s.loads = loads_.load();
+  s.tier2_hits = tier2_hits_.load();
+  s.corruptions = corruptions_.load();
+  return s;
+}
+
+}  // namespace isle

@@ -1,0 +1,339 @@
+// The embedded API end to end on an in-memory bucket: writes, durability,
+// reads, scans, TTL, blobs, batches, limits, fencing, sequence numbers
+// across restarts, and bad bytes in the bucket.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "engine_test_util.h"
+#include "isle/db.h"
+#include "manifest/manifest_types.h"
+#include "store/mem_store.h"
+#include "store/metrics_store.h"
+#include "util/signing.h"
+
+namespace isle {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::EngineEnv;
+
+TEST(Engine, PutFlushGetScan) {
+  EngineEnv env;
+  auto w = env.writer();
+  ASSERT_TRUE(w->put("b", "2").ok());
+  ASSERT_TRUE(w->put("a", "1").ok());
+  auto s = w->del("zz");
+  ASSERT_TRUE(s.ok());
+  auto r = env.reader();
+  EXPECT_EQ(*r->get("a"), std::nullopt) << "nothing is visible before a flush commits";
+  ASSERT_TRUE(w->flush().ok());
+  ASSERT_TRUE(r->refresh().ok());
+  EXPECT_EQ(*r->get("a"), "1");
+  EXPECT_EQ(*r->get("b"), "2");
+  EXPECT_EQ(*r->get("c"), std::nullopt);
+  auto all = r->scan("", "");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0], (KeyValue{"a", "1"}));
+  auto mg = r->multi_get({"b", "x", "a"});
+  ASSERT_TRUE(mg.ok());
+  EXPECT_EQ((*mg)[0], "2");
+  EXPECT_EQ((*mg)[1], std::nullopt);
+  EXPECT_EQ((*mg)[2], "1");
+
+  ASSERT_TRUE(w->del("a").ok());
+  ASSERT_TRUE(w->put("b", "22").ok());
+  ASSERT_TRUE(w->flush().ok());
+  ASSERT_TRUE(r->refresh().ok());
+  EXPECT_EQ(*r->get("a"), std::nullopt) << "a newer tombstone in a newer SST wins";
+  EXPECT_EQ(*r->get("b"), "22");
+  EXPECT_EQ(r->manifest().l0.size(), 2u);
+}
+
+TEST(Engine, AwaitDurableGroupCommitsWithoutWaitingForTheInterval) {
+  EngineEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.flush_interval = 1h;  // only a durable waiter can trigger the flush
+  auto w = env.writer(wo);
+  auto seq = w->put("k", "v");
+  ASSERT_TRUE(seq.ok());
+  ASSERT_TRUE(w->await_durable(*seq, 10s).ok());
+  EXPECT_GE(w->stats().durable_seq, *seq);
+  auto r = env.reader();
+  EXPECT_EQ(*r->get("k"), "v");
+}
+
+TEST(Engine, IntervalFlushMakesWritesVisibleWithoutAsking) {
+  EngineEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.flush_interval = 20ms;
+  auto w = env.writer(wo);
+  ASSERT_TRUE(w->put("k", "v").ok());
+  auto r = env.reader();
+  for (int i = 0; i < 500 && !r->get("k")->has_value(); i++) {
+    std::this_thread::sleep_for(10ms);
+    ASSERT_TRUE(r->refresh().ok());
+  }
+  EXPECT_EQ(*r->get("k"), "v");
+}
+
+TEST(Engine, TtlIsEnforcedOnEveryReadPath) {
+  EngineEnv env;
+  auto w = env.writer();
+  ASSERT_TRUE(w->put_with_ttl("t", "short", 100ms).ok());
+  ASSERT_TRUE(w->put_with_ttl("u", "long", 1h).ok());
+  ASSERT_TRUE(w->put("p", "plain").ok());
+  ASSERT_TRUE(w->flush().ok());
+  auto r = env.reader();
+  EXPECT_EQ(*r->get("t"), "short");
+  env.clock.advance_ms(100);
+  EXPECT_EQ(*r->get("t"), std::nullopt);
+  EXPECT_EQ(*r->get("u"), "long");
+  auto all = r->scan("", "");
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].key, "p");
+  EXPECT_EQ((*r->multi_get({"t"}))[0], std::nullopt);
+  EXPECT_EQ(w->put_with_ttl("x", "y", 0ms).status().code(), Code::kInvalidArgument);
+}
+
+TEST(Engine, LargeValuesGoToContentAddressedBlobs) {
+  EngineEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.blob_threshold = 1000;
+  auto w = env.writer(wo);
+  const std::string big(5000, 'x');
+  ASSERT_TRUE(w->put("big", big).ok());
+  ASSERT_TRUE(w->put("big2", big).ok());  // same content: one blob
+  ASSERT_TRUE(w->flush().ok());
+  auto blobs = env.scoped->list_all("blobs/");
+  ASSERT_TRUE(blobs.ok());
+  EXPECT_EQ(blobs->size(), 1u);
+  auto r = env.reader();
+  EXPECT_EQ(*r->get("big"), big);
+  auto all = r->scan("", "");
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].value, big);
+  // A blob whose bytes were changed in the bucket is Corruption, not data.
+  ASSERT_TRUE(env.scoped->put((*blobs)[0].key, std::string(5000, 'y')).ok());
+  auto fresh = env.reader();
+  EXPECT_EQ(fresh->get("big").status().code(), Code::kCorruption);
+}
+
+TEST(Engine, AtomicBatchLandsWholeAndLaterOpWins) {
+  EngineEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.memtable_size = 4096;  // the batch is larger than a memtable
+  auto w = env.writer(wo);
+  WriteBatch b;
+  for (int i = 0; i < 200; i++) b.put("k" + std::to_string(i), std::string(50, 'v'));
+  b.put("dup", "first");
+  b.put("dup", "second");
+  b.del("k0");
+  auto seq = w->write(b);
+  ASSERT_TRUE(seq.ok());
+  ASSERT_TRUE(w->flush().ok());
+  auto r = env.reader();
+  EXPECT_EQ(r->manifest().l0.size(), 1u) << "an atomic batch is one SST";
+  EXPECT_EQ(*r->get("dup"), "second");
+  EXPECT_EQ(*r->get("k0"), std::nullopt);
+  EXPECT_EQ(r->scan("", "")->size(), 200u);
+  // One bad entry rejects the batch whole.
+  WriteBatch bad;
+  bad.put("ok", "1");
+  bad.put("", "empty key");
+  EXPECT_EQ(w->write(bad).status().code(), Code::kInvalidArgument);
+  ASSERT_TRUE(w->flush().ok());
+  ASSERT_TRUE(r->refresh().ok());
+  EXPECT_EQ(*r->get("ok"), std::nullopt);
+}
+
+TEST(Engine, LimitsGiveClearErrors) {
+  EngineEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.max_key_size = 16;
+  wo.max_value_size = 100;
+  auto w = env.writer(wo);
+  auto e = w->put("", "v");
+  EXPECT_EQ(e.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("empty key"), std::string::npos);
+  e = w->put(std::string(17, 'k'), "v");
+  EXPECT_EQ(e.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("max_key_size"), std::string::npos);
+  e = w->put("k", std::string(101, 'v'));
+  EXPECT_EQ(e.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("max_value_size"), std::string::npos);
+  EXPECT_TRUE(w->put(std::string(16, 'k'), std::string(100, 'v')).ok());
+  EXPECT_TRUE(w->put("empty-value", "").ok());
+  ASSERT_TRUE(w->flush().ok());
+  EXPECT_EQ(*env.reader()->get("empty-value"), "");
+}
+
+TEST(Engine, BackpressureWhenTooManyMemtablesWait) {
+  EngineEnv env;
+  // Uploads stall until released, so sealed memtables pile up.
+  std::atomic<bool> release{false};
+  env.fault->add_rule(FaultRule::on(StoreOp::kPut).key_prefix("sstable/").when([&](const FaultContext&) {
+    while (!release.load()) std::this_thread::sleep_for(1ms);
+    return false;
+  }));
+  WriterOptions wo = env.writer_options();
+  wo.memtable_size = 4096;
+  wo.max_sealed_memtables = 2;
+  auto w = env.writer(wo);
+  Status last;
+  for (int i = 0; i < 10000 && last.ok(); i++) {
+    last = w->put("k" + std::to_string(i), std::string(100, 'v')).status();
+  }
+  EXPECT_EQ(last.code(), Code::kBackpressure) << last.to_string();
+  release = true;
+  ASSERT_TRUE(w->flush().ok());
+  EXPECT_TRUE(w->put("after", "ok").ok());
+}
+
+TEST(Engine, SequencesNeverRepeatAcrossCrashesAndTakeovers) {
+  EngineEnv env;
+  uint64_t highest = 0;
+  for (int round = 0; round < 4; round++) {
+    auto w = env.writer();
+    for (int i = 0; i < 5; i++) {
+      auto s = w->put("k", std::to_string(i));
+      ASSERT_TRUE(s.ok());
+      EXPECT_GT(*s, highest);
+      highest = *s;
+    }
+    if (round % 2 == 0) {
+      w->simulate_crash();  // non-durable writes lost; their sequences are not reused
+    } else {
+      ASSERT_TRUE(w->close().ok());
+    }
+  }
+}
+
+TEST(Engine, SecondWriterFencesTheFirst) {
+  EngineEnv env;
+  auto a = env.writer();
+  ASSERT_TRUE(a->put("from-a", "1").ok());
+  ASSERT_TRUE(a->flush().ok());
+  auto b = env.writer();  // takeover
+  auto s = a->put("late", "x");
+  if (s.ok()) {
+    // Accepted into a's memtable, but it can never become durable.
+    EXPECT_EQ(a->flush().code(), Code::kFenced);
+  } else {
+    EXPECT_EQ(s.status().code(), Code::kFenced);
+  }
+  EXPECT_EQ(a->status().code(), Code::kFenced);
+  EXPECT_EQ(a->put("later", "x").status().code(), Code::kFenced);
+  ASSERT_TRUE(b->put("from-b", "2").ok());
+  ASSERT_TRUE(b->flush().ok());
+  auto r = env.reader();
+  EXPECT_EQ(*r->get("from-a"), "1");
+  EXPECT_EQ(*r->get("from-b"), "2");
+  EXPECT_EQ(*r->get("late"), std::nullopt);
+}
+
+TEST(Engine, ReadersStartOnAnEmptyBucketAndPickUpData) {
+  EngineEnv env;
+  auto r = env.reader();
+  EXPECT_EQ(*r->get("x"), std::nullopt);
+  EXPECT_TRUE(r->scan("", "")->empty());
+  auto w = env.writer();
+  ASSERT_TRUE(w->put("x", "1").ok());
+  ASSERT_TRUE(w->flush().ok());
+  ASSERT_TRUE(r->refresh().ok());
+  EXPECT_EQ(*r->get("x"), "1");
+}
+
+TEST(Engine, PointReadNeverDownloadsAWholeSst) {
+  EngineEnv env;
+  auto w = env.writer();
+  for (int i = 0; i < 5000; i++) {
+    ASSERT_TRUE(w->put("key" + std::to_string(100000 + i), std::string(100, 'v')).ok());
+  }
+  ASSERT_TRUE(w->flush().ok());
+  ReaderOptions ro = env.reader_options();
+  ro.sst_tail_read = 4096;
+  auto r = env.reader(ro);
+  env.metrics->reset();
+  ASSERT_EQ(*r->get("key102500"), std::string(100, 'v'));
+  const auto m = env.metrics->snapshot();
+  const uint64_t sst_size = r->manifest().l0[0].size;
+  EXPECT_LT(m.total().bytes_read, sst_size / 4) << "fetched " << m.total().bytes_read << " of " << sst_size;
+  // A second read of the same block is served by the block cache.
+  env.metrics->reset();
+  ASSERT_TRUE(r->get("key102501").ok());
+  EXPECT_EQ(env.metrics->snapshot().total().requests, 0u);
+}
+
+TEST(Engine, SignedSstsVerifyAndUnsignedOrForeignOnesAreRejected) {
+  EngineEnv env;
+  auto key = Ed25519Signer::generate();
+  ASSERT_TRUE(key.ok());
+  WriterOptions wo = env.writer_options();
+  wo.signing_key_pem = key->private_key_pem();
+  auto w = env.writer(wo);
+  ASSERT_TRUE(w->put("a", "1").ok());
+  ASSERT_TRUE(w->flush().ok());
+  ReaderOptions ro = env.reader_options();
+  ro.verify_public_key_pem = key->public_key_pem();
+  EXPECT_EQ(*env.reader(ro)->get("a"), "1");
+
+  auto other = Ed25519Signer::generate();
+  ro.verify_public_key_pem = other->public_key_pem();
+  EXPECT_EQ(env.reader(ro)->get("a").status().code(), Code::kCorruption);
+
+  // sha256 verification catches bytes changed in the bucket.
+  ReaderOptions rs = env.reader_options();
+  rs.verify_sst_sha256 = true;
+  auto r = env.reader(rs);
+  const std::string id = r->manifest().l0[0].id;
+  auto obj = env.scoped->get(sst_key(id));
+  std::string bytes = obj->data;
+  bytes[3] ^= 1;
+  ASSERT_TRUE(env.scoped->put(sst_key(id), bytes).ok());
+  EXPECT_EQ(r->get("a").status().code(), Code::kCorruption);
+}
+
+TEST(Engine, CorruptObjectsInTheBucketGiveErrorsNotCrashes) {
+  EngineEnv env;
+  auto w = env.writer();
+  for (int i = 0; i < 100; i++) ASSERT_TRUE(w->put("k" + std::to_string(i), "v").ok());
+  ASSERT_TRUE(w->flush().ok());
+  ASSERT_TRUE(w->close().ok());
+  auto r = env.reader();
+  const std::string id = r->manifest().l0[0].id;
+  const std::string good = env.scoped->get(sst_key(id))->data;
+
+  // Every truncation point of the SST: a fresh reader reports an error (or,
+  // for a change that misses what it reads, the right value), never a crash.
+  for (size_t cut : {size_t{0}, size_t{10}, good.size() / 2, good.size() - 1}) {
+    ASSERT_TRUE(env.scoped->put(sst_key(id), good.substr(0, cut)).ok());
+    auto fresh = env.reader();
+    auto g = fresh->get("k5");
+    EXPECT_FALSE(g.ok()) << "cut " << cut;
+    auto sc = fresh->scan("", "");
+    EXPECT_FALSE(sc.ok());
+  }
+  ASSERT_TRUE(env.scoped->put(sst_key(id), good).ok());
+
+  // A corrupt log entry: open fails with Corruption naming the object; an
+  // already open reader keeps serving its last good view.
+  auto live = env.reader();
+  ASSERT_TRUE(env.scoped->put(log_key(live->manifest().log_position), "{not json").ok());
+  auto bad = Reader::open(env.store, env.reader_options());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kCorruption);
+  EXPECT_NE(bad.status().message().find("manifest/log/"), std::string::npos);
+  EXPECT_EQ(live->refresh().code(), Code::kCorruption);
+  EXPECT_EQ(*live->get("k5"), "v");
+  // So does a writer: it refuses to start rather than write past it.
+  EXPECT_EQ(env.db().open_writer(env.writer_options()).status().code(), Code::kCorruption);
+
+  // A corrupt CURRENT.
+  ASSERT_TRUE(env.scoped->put("manifest/CURRENT", "\x01\x02").ok());
+  EXPECT_EQ(Reader::open(env.store, env.reader_options()).status().code(), Code::kCorruption);
+}
+
+}  // namespace
+}  // namespace isle

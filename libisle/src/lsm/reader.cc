@@ -1,0 +1,454 @@
+// Reader: views over the replayed manifest, point reads, scans, iterators
+// and the caches behind them (DESIGN §7).
+//
+// A View is immutable: the manifest state it was built from plus one
+// TableSlot per live SST. Readers of the data take a shared_ptr to the
+// current view and never lock while reading; refresh() builds a new view
+// and swaps it in. TableSlots are shared between consecutive views, so an
+// SST opened once (footer, index and filter pinned) stays open while it is
+// live, and an old view keeps its tables alive until its last user is done.
+//
+// Newest wins: a key's visible version is the one with the highest
+// sequence among all SSTs of the view (L0 and sorted runs alike). Point
+// reads visit candidates newest-first by their seq_hi and stop as soon as
+// no remaining SST can hold a newer version.
+#include "isle/reader.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "cache/blob_cache.h"
+#include "cache/block_cache.h"
+#include "cache/disk_cache.h"
+#include "cache/disk_cached_source.h"
+#include "format/blob_ref.h"
+#include "format/sst_reader.h"
+#include "format/sst_source.h"
+#include "lsm/concat_iterator.h"
+#include "lsm/db_iterator.h"
+#include "lsm/merging_iterator.h"
+#include "manifest/manifest_log.h"
+#include "lsm/engine_store.h"
+#include "util/hash.h"
+#include "util/signing.h"
+
+namespace isle {
+
+namespace {
+
+// How an SST is opened; shared by all slots of one reader.
+struct TableOpener {
+  ObjectStorePtr store;
+  std::shared_ptr<DiskCache> disk;
+  std::shared_ptr<BlockCache> block_cache;
+  std::optional<Ed25519Verifier> verifier;
+  bool verify_sha256 = false;
+  uint64_t tail_read = 64 * 1024;
+
+  Result<std::shared_ptr<const SstReader>> open(const SstMeta& meta) const {
+    const std::string key = sst_key(meta.id);
+    SstReaderOptions ro;
+    ro.tail_read_size = tail_read;
+    if (block_cache && block_cache->capacity() > 0) {
+      ro.block_cache = block_cache;
+      ro.cache_id = meta.id;
+    }
+    std::shared_ptr<RandomAccessSource> source;
+    if (verify_sha256 || verifier) {
+      if (verifier) {
+        auto sig = from_hex(meta.sig);
+        if (meta.sig.empty() || !sig ||
+            !verifier->verify(sst_signature_message(meta.sha256), *sig)) {
+          return Status::Corruption("sst " + meta.id + ": " +
+                                    (meta.sig.empty() ? "no signature" : "invalid signature") +
+                                    " (verify_public_key_pem is set)");
+        }
+      }
+      // Verified SSTs are read whole once and served from memory.
+      ISLE_ASSIGN_OR_RETURN(GetResult whole, store->get(key));
+      if (whole.data.size() != meta.size || sha256_hex(whole.data) != meta.sha256) {
+        return Status::Corruption("sst " + meta.id + ": sha256 or size does not match the manifest");
+      }
+      source = std::make_shared<MemorySource>(std::move(whole.data), key);
+    } else {
+      source = std::make_shared<ObjectStoreSource>(store, key);
+      if (disk) source = std::make_shared<DiskCachedSource>(source, disk, meta.id);
+    }
+    auto r = SstReader::open(std::move(source), ro);
+    if (!r.ok()) return r.status();
+    return std::shared_ptr<const SstReader>(std::move(*r));
+  }
+};
+
+// One live SST: its metadata and its reader, opened on first use.
+// Concurrent first uses open it once; a failed open is retried next time.
+class TableSlot {
+ public:
+  explicit TableSlot(SstMeta meta) : meta_(std::move(meta)) {}
+  const SstMeta& meta() const { return meta_; }
+
+  Result<std::shared_ptr<const SstReader>> reader(const TableOpener& opener) {
+    std::lock_guard lk(mu_);
+    if (reader_) return reader_;
+    auto r = opener.open(meta_);
+    if (!r.ok()) return r.status();
+    reader_ = *r;
+    return reader_;
+  }
+  bool is_open() const {
+    std::lock_guard lk(mu_);
+    return reader_ != nullptr;
+  }
+
+ private:
+  const SstMeta meta_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const SstReader> reader_;
+};
+using SlotPtr = std::shared_ptr<TableSlot>;
+
+struct View {
+  ManifestState state;
+  std::vector<SlotPtr> l0;                 // newest first (seq_hi descending)
+  std::vector<std::vector<SlotPtr>> runs;  // each by key, as the manifest lists it
+};
+
+bool covers(const SstMeta& m, std::string_view key) {
+  return m.min_key <= key && key <= m.max_key;
+}
+
+TableInfo table_info(const SstMeta& m) {
+  return TableInfo{m.id, m.size, m.min_key, m.max_key, m.seq_lo, m.seq_hi, m.num_entries};
+}
+
+class ReaderIterator : public Iterator {
+ public:
+  ReaderIterator(std::shared_ptr<const View> view, std::unique_ptr<DbIterator> it)
+      : view_(std::move(view)), it_(std::move(it)) {}
+  void seek_to_first() override { it_->seek_to_first(); }
+  void seek_ge(std::string_view key) override { it_->seek_ge(key); }
+  void next() override { it_->next(); }
+  bool valid() const override { return it_->valid(); }
+  std::string_view key() const override { return it_->key(); }
+  std::string_view value() const override { return it_->value(); }
+  Status status() const override { return it_->status(); }
+
+ private:
+  std::shared_ptr<const View> view_;  // keeps the tables alive
+  std::unique_ptr<DbIterator> it_;
+};
+
+}  // namespace
+
+class Reader::Impl {
+ public:
+  Impl(ObjectStorePtr store, ReaderOptions o, ManifestStoragePtr storage)
+      : store_(std::move(store)),
+        o_(std::move(o)),
+        clock_(o_.clock ? o_.clock : Clock::system()),
+        log_(std::move(storage), log_options()) {}
+
+  ~Impl() {
+    {
+      std::lock_guard lk(bg_mu_);
+      stopping_ = true;
+    }
+    bg_cv_.notify_all();
+    if (bg_.joinable()) bg_.join();
+  }
+
+  ManifestLogOptions log_options() const {
+    ManifestLogOptions lo;
+    lo.clock = o_.clock;
+    lo.lease = o_.lease;
+    lo.retry_backoff = o_.retry_backoff;
+    return lo;
+  }
+
+  Status start() {
+    opener_.store = store_;
+    opener_.tail_read = o_.sst_tail_read;
+    opener_.verify_sha256 = o_.verify_sst_sha256;
+    opener_.block_cache = std::make_shared<BlockCache>(o_.block_cache_bytes);
+    if (!o_.cache_dir.empty()) {
+      auto d = DiskCache::open(o_.cache_dir, o_.disk_cache_bytes);
+      if (!d.ok()) return d.status().with_context("reader cache_dir");
+      opener_.disk = *d;
+    }
+    if (!o_.verify_public_key_pem.empty()) {
+      auto v = Ed25519Verifier::from_pem(o_.verify_public_key_pem);
+      if (!v.ok()) return v.status().with_context("reader verify_public_key_pem");
+      opener_.verifier = std::move(*v);
+    }
+    blobs_ = std::make_unique<BlobCache>(o_.blob_cache_bytes, opener_.disk);
+    {
+      std::lock_guard lk(refresh_mu_);
+      ISLE_RETURN_IF_ERROR(log_.open());
+      install_view_locked();
+    }
+    if (o_.refresh_interval.count() > 0) {
+      bg_ = std::thread([this] { refresh_loop(); });
+    }
+    return Status::OK();
+  }
+
+  std::shared_ptr<const View> view() const {
+    std::lock_guard lk(view_mu_);
+    return view_;
+  }
+
+  Status refresh() {
+    std::lock_guard lk(refresh_mu_);
+    const uint64_t before_pos = log_.state().next_pos;
+    const uint64_t before_start = log_.state().log_seq_start;
+    auto r = log_.refresh();
+    refreshes_++;
+    if (!r.ok()) return r.status();
+    if (log_.state().next_pos != before_pos || log_.state().log_seq_start != before_start) {
+      install_view_locked();
+    }
+    return Status::OK();
+  }
+
+  Result<std::optional<std::string>> get(const View& v, std::string_view key, int64_t now) {
+    // Candidates, newest first by the highest sequence they may hold.
+    std::vector<TableSlot*> cands;
+    for (const auto& s : v.l0)
+      if (covers(s->meta(), key)) cands.push_back(s.get());
+    for (const auto& run : v.runs) {
+      auto it = std::lower_bound(run.begin(), run.end(), key,
+                                 [](const SlotPtr& s, std::string_view k) { return s->meta().max_key < k; });
+      if (it != run.end() && covers((*it)->meta(), key)) cands.push_back(it->get());
+    }
+    std::stable_sort(cands.begin(), cands.end(), [](TableSlot* a, TableSlot* b) {
+      return a->meta().seq_hi > b->meta().seq_hi;
+    });
+    std::optional<SstEntry> best;
+    for (TableSlot* slot : cands) {
+      if (best && slot->meta().seq_hi < best->sequence) break;
+      ISLE_ASSIGN_OR_RETURN(auto reader, slot->reader(opener_));
+      ISLE_ASSIGN_OR_RETURN(std::optional<SstEntry> e, reader->get(key));
+      if (e && (!best || e->sequence > best->sequence)) best = std::move(e);
+    }
+    if (!best || best->kind == ValueKind::kDelete) return std::optional<std::string>();
+    if (best->has_expiry && best->expires_at_ms <= static_cast<uint64_t>(now)) {
+      return std::optional<std::string>();
+    }
+    if (best->kind == ValueKind::kBlobRef) {
+      ISLE_ASSIGN_OR_RETURN(std::string value, resolve_blob(best->value));
+      return std::optional<std::string>(std::move(value));
+    }
+    return std::optional<std::string>(std::move(best->value));
+  }
+
+  Result<std::string> resolve_blob(std::string_view payload) {
+    auto ref = decode_blob_ref(payload);
+    if (!ref) return Status::Corruption("malformed blob reference");
+    const std::string key = blob_key(ref->sha256_hex);
+    auto blob = blobs_->get_or_load(ref->sha256_hex, [&]() -> Result<BlobCache::BlobPtr> {
+      ISLE_ASSIGN_OR_RETURN(GetResult r, store_->get(key));
+      if (r.data.size() != ref->size || sha256_hex(r.data) != ref->sha256_hex) {
+        return Status::Corruption(key + ": content does not match its sha256 and size");
+      }
+      return std::make_shared<const std::string>(std::move(r.data));
+    });
+    if (!blob.ok()) return blob.status();
+    return std::string(**blob);
+  }
+
+  std::unique_ptr<Iterator> iterator(const IteratorOptions& io) {
+    std::shared_ptr<const View> v = view();
+    auto within = [&](const SstMeta& m) {
+      if (io.lower_bound && m.max_key < *io.lower_bound) return false;
+      if (io.upper_bound && m.min_key >= *io.upper_bound) return false;
+      return true;
+    };
+    std::vector<std::unique_ptr<InternalIterator>> children;
+    for (const auto& s : v->l0) {
+      if (!within(s->meta())) continue;
+      auto r = s->reader(opener_);
+      children.push_back(r.ok() ? new_sst_iterator(*r) : new_empty_iterator(r.status()));
+    }
+    for (const auto& run : v->runs) {
+      std::vector<RunFile> files;
+      std::vector<SlotPtr> slots;
+      for (const auto& s : run) {
+        if (!within(s->meta())) continue;
+        files.push_back({s->meta().min_key, s->meta().max_key});
+        slots.push_back(s);
+      }
+      if (files.empty()) continue;
+      children.push_back(new_concat_iterator(
+          std::move(files), [this, slots](size_t i) -> Result<std::unique_ptr<InternalIterator>> {
+            ISLE_ASSIGN_OR_RETURN(auto reader, slots[i]->reader(opener_));
+            return new_sst_iterator(reader);
+          }));
+    }
+    DbIteratorOptions dio;
+    dio.now_ms = static_cast<uint64_t>(clock_->now_ms());
+    dio.lower_bound = io.lower_bound;
+    dio.upper_bound = io.upper_bound;
+    dio.resolve_blob = [this](std::string_view p) { return resolve_blob(p); };
+    auto it = std::make_unique<DbIterator>(new_merging_iterator(std::move(children)), std::move(dio));
+    return std::make_unique<ReaderIterator>(std::move(v), std::move(it));
+  }
+
+  ManifestInfo manifest() const {
+    auto v = view();
+    ManifestInfo m;
+    const ManifestState& s = v->state;
+    m.log_position = s.next_pos;
+    m.log_seq_start = s.log_seq_start;
+    m.last_seq = s.last_seq;
+    m.writer_epoch = s.fence(Role::kWriter).epoch;
+    m.writer_owner = s.fence(Role::kWriter).owner;
+    m.compactor_epoch = s.fence(Role::kCompactor).epoch;
+    m.retention_epoch = s.fence(Role::kRetention).epoch;
+    for (const auto& t : s.l0) m.l0.push_back(table_info(t));
+    for (const auto& r : s.runs) {
+      m.runs.emplace_back();
+      for (const auto& t : r.ssts) m.runs.back().push_back(table_info(t));
+    }
+    return m;
+  }
+
+  ReaderStats stats() {
+    ReaderStats st;
+    auto conv = [](const CacheStats& c) {
+      return CacheCounters{c.hits, c.misses, c.evictions, c.bytes_used, c.corruptions};
+    };
+    st.block_cache = conv(opener_.block_cache->stats());
+    if (opener_.disk) st.disk_cache = conv(opener_.disk->stats());
+    st.blob_cache = conv(blobs_->stats());
+    auto v = view();
+    for (const auto& s : v->l0) st.open_tables += s->is_open();
+    for (const auto& r : v->runs)
+      for (const auto& s : r) st.open_tables += s->is_open();
+    std::lock_guard lk(refresh_mu_);
+    st.refreshes = refreshes_;
+    const auto& ls = log_.stats();
+    st.manifest_requests = ls.current_reads + ls.snapshot_loads + ls.log_reads;
+    return st;
+  }
+
+  Clock* clock() const { return clock_; }
+
+ private:
+  // Builds a view from the log's state, reusing the slots of live tables.
+  void install_view_locked() {
+    auto v = std::make_shared<View>();
+    v->state = log_.state();
+    std::unordered_map<std::string, SlotPtr> next;
+    auto slot_for = [&](const SstMeta& m) {
+      auto it = tables_.find(m.id);
+      SlotPtr s = it != tables_.end() ? it->second : std::make_shared<TableSlot>(m);
+      next[m.id] = s;
+      return s;
+    };
+    for (const auto& m : v->state.l0) v->l0.push_back(slot_for(m));
+    std::stable_sort(v->l0.begin(), v->l0.end(), [](const SlotPtr& a, const SlotPtr& b) {
+      return a->meta().seq_hi > b->meta().seq_hi;
+    });
+    for (const auto& r : v->state.runs) {
+      v->runs.emplace_back();
+      for (const auto& m : r.ssts) v->runs.back().push_back(slot_for(m));
+    }
+    tables_ = std::move(next);
+    std::lock_guard lk(view_mu_);
+    view_ = std::move(v);
+  }
+
+  void refresh_loop() {
+    std::unique_lock lk(bg_mu_);
+    while (!stopping_) {
+      bg_cv_.wait_for(lk, o_.refresh_interval, [&] { return stopping_; });
+      if (stopping_) break;
+      lk.unlock();
+      (void)refresh();  // errors keep the old view; the next round retries
+      lk.lock();
+    }
+  }
+
+  const ObjectStorePtr store_;
+  const ReaderOptions o_;
+  Clock* const clock_;
+  TableOpener opener_;
+  std::unique_ptr<BlobCache> blobs_;
+
+  mutable std::mutex refresh_mu_;  // the log, tables_, refreshes_
+  ManifestLog log_;
+  std::unordered_map<std::string, SlotPtr> tables_;
+  uint64_t refreshes_ = 0;
+
+  mutable std::mutex view_mu_;
+  std::shared_ptr<const View> view_;
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool stopping_ = false;
+  std::thread bg_;
+
+  friend class Reader;
+};
+
+Result<std::unique_ptr<Reader>> Reader::open(ObjectStorePtr store, ReaderOptions options) {
+  if (!store) return Status::InvalidArgument("Reader::open: no object store");
+  ObjectStorePtr scoped = engine_store(std::move(store), options.prefix, options.retry_backoff);
+  ManifestStoragePtr storage = options.manifest_storage ? options.manifest_storage
+                                                        : object_store_manifest_storage(scoped);
+  auto impl = std::make_unique<Impl>(std::move(scoped), std::move(options), std::move(storage));
+  ISLE_RETURN_IF_ERROR(impl->start());
+  return std::make_unique<Reader>(std::move(impl));
+}
+
+Reader::Reader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Reader::~Reader() = default;
+
+Result<std::optional<std::string>> Reader::get(std::string_view key) {
+  auto v = impl_->view();
+  return impl_->get(*v, key, impl_->clock()->now_ms());
+}
+
+Result<std::vector<std::optional<std::string>>> Reader::multi_get(
+    const std::vector<std::string>& keys) {
+  auto v = impl_->view();
+  const int64_t now = impl_->clock()->now_ms();
+  std::vector<std::optional<std::string>> out;
+  out.reserve(keys.size());
+  for (const auto& k : keys) {
+    ISLE_ASSIGN_OR_RETURN(auto value, impl_->get(*v, k, now));
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
+Result<std::vector<KeyValue>> Reader::scan(std::string_view min, std::string_view max) {
+  return scan_limit(min, max, SIZE_MAX);
+}
+
+Result<std::vector<KeyValue>> Reader::scan_limit(std::string_view min, std::string_view max,
+                                                 size_t limit) {
+  IteratorOptions io;
+  io.lower_bound = std::string(min);
+  if (!max.empty()) io.upper_bound = std::string(max);
+  auto it = impl_->iterator(io);
+  std::vector<KeyValue> out;
+  for (it->seek_to_first(); it->valid() && out.size() < limit; it->next()) {
+    out.push_back({std::string(it->key()), std::string(it->value())});
+  }
+  ISLE_RETURN_IF_ERROR(it->status());
+  return out;
+}
+
+std::unique_ptr<Iterator> Reader::iterator(const IteratorOptions& options) {
+  return impl_->iterator(options);
+}
+
+Status Reader::refresh() { return impl_->refresh(); }
+ManifestInfo Reader::manifest() const { return impl_->manifest(); }
+ReaderStats Reader::stats() const { return impl_->stats(); }
+
+}  // namespace isle

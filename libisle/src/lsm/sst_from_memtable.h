@@ -1,0 +1,42 @@
+// Builds the SST for one sealed memtable, in memory, together with the
+// manifest metadata that describes it (the flush's first step, DESIGN §6).
+//
+// The SST holds every entry of the memtable (all versions, tombstones and
+// TTL entries: a memtable spans a short time, and compaction drops what
+// is shadowed). Its metadata carries the key and sequence ranges, the
+// write-time range given by the caller, the blob references found in
+// kBlobRef entries, the optional LSN range, and — when a signer is given —
+// the Ed25519 signature of the SST's sha256.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "format/sst_builder.h"
+#include "isle/options.h"
+#include "isle/status.h"
+#include "lsm/memtable.h"
+#include "manifest/manifest_types.h"
+#include "util/signing.h"
+
+namespace isle {
+
+struct BuiltSst {
+  std::string bytes;
+  SstMeta meta;
+};
+
+struct SstFromMemtableParams {
+  std::string id;
+  SstBuilderOptions builder;
+  int64_t min_write_ms = 0;
+  int64_t max_write_ms = 0;
+  const LsnExtractor* lsn_extractor = nullptr;  // may be null or empty
+  const Ed25519Signer* signer = nullptr;         // may be null
+};
+
+Result<BuiltSst> build_sst_from_memtable(const Memtable& mem, const SstFromMemtableParams& p);
+
+CompressionType to_compression_type(Compression c);
+
+}  // namespace isle
