@@ -1,24 +1,26 @@
-// isle-quickstart: the README's main job while the engine is being built.
-//
-// It walks the write and read paths that exist today, against a real
-// bucket URL (default file:///tmp/isle-quickstart):
-//   1. fills a memtable with generated events (puts, a few deletes, some
-//      with a TTL),
-//   2. streams the memtable into an SST and uploads it create-only,
-//   3. opens the SST again through ranged reads only and checks point
-//      lookups and a scan against the memtable,
-//   4. prints what each step cost in requests and bytes.
+// isle-quickstart: the README's main job. It runs the embedded API against
+// a real bucket URL (default file:///tmp/isle-quickstart), prefix
+// "quickstart":
+//   1. opens a Writer (claiming the writer fence) and writes generated
+//      events: atomic batches, a few TTL entries, deletes and one large
+//      value that goes to a blob; waits until they are durable;
+//   2. opens a Reader with an on-disk cache and checks point reads,
+//      multi_get and a scan against what was written;
+//   3. opens a second Writer, which fences the first: the first's next
+//      write fails with Fenced and nothing it wrote after the takeover
+//      becomes visible;
+//   4. prints what each step cost in object-store requests.
+// Running it again on the same bucket continues the same database: the
+// sequence numbers keep growing and earlier runs' events stay readable.
 // Exit code 0 means every check held; anything else prints why.
 #include <cinttypes>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 
-#include "format/sst_builder.h"
-#include "format/sst_reader.h"
-#include "format/sst_source.h"
+#include "isle/db.h"
 #include "isle/object_store.h"
-#include "lsm/memtable.h"
 #include "store/metrics_store.h"
 #include "util/clock.h"
 #include "util/random.h"
@@ -26,19 +28,19 @@
 namespace {
 
 using namespace isle;
+using namespace std::chrono_literals;
 
-constexpr int kEvents = 200'000;
+constexpr int kEvents = 100'000;
+constexpr int kBatch = 500;
 constexpr int kLookups = 2'000;
 
 int fail(const std::string& what, const Status& s) {
   std::fprintf(stderr, "quickstart: %s: %s\n", what.c_str(), s.to_string().c_str());
   return 1;
 }
-
-std::string event_key(uint64_t i) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "event/%012" PRIu64, i);
-  return buf;
+int fail(const std::string& what) {
+  std::fprintf(stderr, "quickstart: %s\n", what.c_str());
+  return 1;
 }
 
 std::string event_value(Random& rnd, uint64_t i) {
@@ -50,117 +52,143 @@ std::string event_value(Random& rnd, uint64_t i) {
   return buf;
 }
 
+void print_cost(const char* step, MetricsStore& m) {
+  const StoreMetrics s = m.snapshot();
+  std::printf("  cost        %-9s %6" PRIu64 " GET  %5" PRIu64 " PUT  %4" PRIu64
+              " LIST  %8.2f MiB in  %8.2f MiB out\n",
+              step, s.op(StoreOp::kGet).requests, s.op(StoreOp::kPut).requests,
+              s.op(StoreOp::kList).requests, s.total().bytes_read / 1048576.0,
+              s.total().bytes_written / 1048576.0);
+  m.reset();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string url = argc > 1 ? argv[1] : "file:///tmp/isle-quickstart";
+  const std::string url = argc > 1 ? argv[1] : "file:///tmp/isle-quickstart";
   auto opened = open_object_store(url);
   if (!opened.ok()) return fail("open " + url, opened.status());
   auto metrics = std::make_shared<MetricsStore>(*opened);
-  std::printf("bucket       %s\n", url.c_str());
+  DBOptions dbo;
+  dbo.prefix = "quickstart";
+  auto db = DB::open(metrics, dbo);
+  if (!db.ok()) return fail("DB::open", db.status());
+  std::printf("bucket       %s (prefix quickstart)\n", url.c_str());
 
-  // 1. Memtable.
-  Random rnd(Clock::system()->now_ms());
-  Memtable mem;
-  uint64_t seq = 0;
-  const uint64_t now = Clock::system()->now_ms();
-  for (uint64_t i = 0; i < kEvents; i++) {
-    uint64_t expiry = (i % 10 == 0) ? now + 3'600'000 : 0;  // every 10th lives an hour
-    Status s = mem.add(++seq, ValueKind::kPut, event_key(i), event_value(rnd, i), expiry);
-    if (!s.ok()) return fail("memtable add", s);
-  }
-  for (uint64_t i = 0; i < kEvents; i += 97) {  // delete a few events again
-    Status s = mem.add(++seq, ValueKind::kDelete, event_key(i), "");
-    if (!s.ok()) return fail("memtable delete", s);
-  }
-  std::printf("memtable     %" PRIu64 " entries, %.1f MiB of arena, seq 1..%" PRIu64 "\n",
-              mem.entry_count(), mem.approximate_memory_usage() / 1048576.0, mem.max_seq());
+  // 1. Write.
+  WriterOptions wo;
+  wo.owner = "quickstart-writer-1";
+  auto writer = db->open_writer(wo);
+  if (!writer.ok()) return fail("open_writer", writer.status());
+  Writer& w = **writer;
+  const WriterStats at_open = w.stats();
+  const std::string run = "run" + std::to_string(at_open.epoch);
+  std::printf("writer       epoch %" PRIu64 ", continuing after sequence %" PRIu64 "\n",
+              at_open.epoch, at_open.last_seq);
 
-  // 2. Build the SST and upload it.
-  SstBuilderOptions bopts;
-  bopts.compression = CompressionType::kZstd;
-  bopts.min_write_time_ms = static_cast<int64_t>(now);
-  bopts.max_write_time_ms = static_cast<int64_t>(now);
-  StringSink sink;
-  SstBuilder builder(bopts, &sink);
-  Memtable::Iterator it(&mem);
-  int64_t t0 = Clock::system()->mono_ns();
-  for (it.seek_to_first(); it.valid(); it.next()) {
-    Status s = builder.add(it.key(), it.stored_value());
-    if (!s.ok()) return fail("sst add", s);
-  }
-  auto info = builder.finish();
-  if (!info.ok()) return fail("sst finish", info.status());
-  double build_ms = (Clock::system()->mono_ns() - t0) / 1e6;
-  std::string sst_key = "sstable/quickstart-" + random_token().substr(0, 16) + ".sst";
-  auto put = metrics->put(sst_key, sink.contents(), PutOptions::create_only());
-  if (!put.ok()) return fail("upload " + sst_key, put.status());
-  const auto& p = info->properties;
-  std::printf("sst          %s: %.2f MiB (raw keys+values %.2f MiB), %" PRIu64
-              " data blocks, built in %.0f ms, sha256 %.16s...\n",
-              sst_key.c_str(), info->size / 1048576.0,
-              (p.raw_key_bytes + p.raw_value_bytes) / 1048576.0, p.num_data_blocks, build_ms,
-              info->sha256.c_str());
-
-  // 3. Read it back with ranged GETs only.
-  auto source = std::make_shared<ObjectStoreSource>(metrics, sst_key);
-  auto reader = SstReader::open(source);
-  if (!reader.ok()) return fail("open sst", reader.status());
-  uint64_t open_requests = source->requests(), open_bytes = source->bytes_read();
-  std::printf("open         %" PRIu64 " GET(s), %" PRIu64 " bytes (footer, index, filter, properties)\n",
-              open_requests, open_bytes);
-
-  int found = 0, deleted = 0;
-  for (int n = 0; n < kLookups; n++) {
-    uint64_t i = rnd.uniform(kEvents);
-    auto got = (*reader)->get(event_key(i));
-    if (!got.ok()) return fail("get", got.status());
-    auto want = mem.get(event_key(i));
-    if (!got->has_value() || !want || (*got)->sequence != want->sequence ||
-        (*got)->value != want->value || (*got)->kind != want->kind) {
-      std::fprintf(stderr, "quickstart: lookup of %s disagrees with the memtable\n",
-                   event_key(i).c_str());
-      return 1;
+  Random rnd(at_open.epoch);
+  std::map<std::string, std::string> expect;  // this run's live keys
+  uint64_t last = 0;
+  const int64_t t0 = Clock::system()->mono_ns();
+  for (int i = 0; i < kEvents; i += kBatch) {
+    WriteBatch b;
+    for (int j = i; j < i + kBatch; j++) {
+      char key[64];
+      std::snprintf(key, sizeof key, "event/%s/%010d", run.c_str(), j);
+      std::string value = event_value(rnd, static_cast<uint64_t>(j));
+      b.put(key, value);
+      expect[key] = std::move(value);
     }
-    ((*got)->kind == ValueKind::kDelete ? deleted : found)++;
+    auto s = w.write(b);
+    if (!s.ok()) return fail("write batch", s.status());
+    last = *s;
   }
-  uint64_t hit_requests = source->requests() - open_requests;
-  uint64_t hit_bytes = source->bytes_read() - open_bytes;
-  std::printf("lookups      %d present keys (%d live, %d deleted): %" PRIu64
-              " GETs, %.1f KiB fetched of a %.1f MiB file\n",
-              kLookups, found, deleted, hit_requests, hit_bytes / 1024.0, info->size / 1048576.0);
-
-  uint64_t before_miss = source->requests();
-  int misses_read = 0;
-  for (int n = 0; n < kLookups; n++) {
-    auto got = (*reader)->get("absent/" + std::to_string(n));
-    if (!got.ok()) return fail("get absent", got.status());
-    if (got->has_value()) return fail("get absent", Status::Corruption("found an absent key"));
+  // A few deletes, a TTL entry that outlives the run, one blob-sized value.
+  for (int j = 0; j < kEvents; j += 1000) {
+    char key[64];
+    std::snprintf(key, sizeof key, "event/%s/%010d", run.c_str(), j);
+    if (!w.del(key).ok()) return fail("del");
+    expect.erase(key);
   }
-  misses_read = static_cast<int>(source->requests() - before_miss);
-  std::printf("misses       %d absent keys: %d GETs (the bloom filter answered the rest)\n",
-              kLookups, misses_read);
+  const std::string session_key = "session/" + run;
+  if (!w.put_with_ttl(session_key, "active", 1h).ok()) return fail("put_with_ttl");
+  expect[session_key] = "active";
+  const std::string blob_key = "attachment/" + run;
+  std::string big(400 * 1024, 'x');
+  for (size_t k = 0; k < big.size(); k += 4096) big[k] = static_cast<char>('a' + k % 26);
+  auto bs = w.put(blob_key, big);
+  if (!bs.ok()) return fail("put blob", bs.status());
+  expect[blob_key] = big;
+  last = *bs;
+  if (Status s = w.await_durable(last); !s.ok()) return fail("await_durable", s);
+  const double write_s = static_cast<double>(Clock::system()->mono_ns() - t0) / 1e9;
+  const WriterStats ws = w.stats();
+  std::printf("write        %d events in %.2f s, durable through sequence %" PRIu64
+              ", %" PRIu64 " flushes, %.2f MiB of SSTs, %" PRIu64 " blob\n",
+              kEvents, write_s, ws.durable_seq, ws.flushes, ws.bytes_flushed / 1048576.0,
+              ws.blobs_written);
+  print_cost("write", *metrics);
 
-  auto iter = (*reader)->new_iterator();
-  std::printf("scan         first entries in key order:\n");
-  int shown = 0;
-  for (iter->seek(seek_key("event/000000000100")); iter->valid() && shown < 3; iter->next()) {
-    ParsedInternalKey k;
-    if (!parse_internal_key(iter->key(), &k)) return fail("scan", Status::Corruption("bad key"));
-    std::string_view payload;
-    uint64_t expires;
-    decode_entry_value(k.has_expiry, iter->value(), &payload, &expires);
-    std::printf("               %.*s seq=%" PRIu64 " %s%s %.*s\n", int(k.user_key.size()),
-                k.user_key.data(), k.sequence, k.kind == ValueKind::kDelete ? "delete" : "put",
-                expires ? " (ttl)" : "", int(payload.size()), payload.data());
-    shown++;
+  // 2. Read back through a fresh reader with an on-disk cache.
+  ReaderOptions ro;
+  ro.cache_dir = "/tmp/isle-quickstart-cache";
+  auto reader = db->open_reader(ro);
+  if (!reader.ok()) return fail("open_reader", reader.status());
+  Reader& r = **reader;
+  const ManifestInfo mi = r.manifest();
+  std::printf("manifest     log position %" PRIu64 ", log_seq_start %" PRIu64 ", %zu L0 SSTs, %zu runs\n",
+              mi.log_position, mi.log_seq_start, mi.l0.size(), mi.runs.size());
+  print_cost("open", *metrics);
+
+  int checked = 0;
+  for (int i = 0; i < kLookups; i++) {
+    auto it = expect.begin();
+    std::advance(it, static_cast<long>(rnd.uniform(expect.size())));
+    auto got = r.get(it->first);
+    if (!got.ok()) return fail("get " + it->first, got.status());
+    if (!got->has_value() || **got != it->second) return fail("wrong value for " + it->first);
+    checked++;
   }
-  if (!iter->status().ok()) return fail("scan", iter->status());
+  char deleted[64];
+  std::snprintf(deleted, sizeof deleted, "event/%s/%010d", run.c_str(), 1000);
+  if (auto g = r.get(deleted); !g.ok() || g->has_value()) return fail("deleted key is visible");
+  std::printf("get          %d point reads matched (and a deleted key reads as absent)\n", checked);
+  print_cost("get", *metrics);
 
-  auto listed = metrics->list_all("sstable/");
-  if (!listed.ok()) return fail("list", listed.status());
-  std::printf("bucket now   %zu SST object(s) under sstable/\n\n", listed->size());
-  std::printf("object-store requests (the cost model):\n%s", metrics->to_text().c_str());
-  std::printf("quickstart: ok\n");
+  auto scan = r.scan("event/" + run + "/", "event/" + run + "0");
+  if (!scan.ok()) return fail("scan", scan.status());
+  size_t events_expected = 0;
+  for (const auto& [k, v] : expect) events_expected += k.rfind("event/", 0) == 0;
+  if (scan->size() != events_expected) {
+    return fail("scan returned " + std::to_string(scan->size()) + " events, expected " +
+                std::to_string(events_expected));
+  }
+  std::printf("scan         %zu events in key order\n", scan->size());
+  print_cost("scan", *metrics);
+  const ReaderStats rs = r.stats();
+  std::printf("caches       block %" PRIu64 " hits / %" PRIu64 " misses, disk %" PRIu64
+              " hits / %" PRIu64 " misses, blob %" PRIu64 " hits / %" PRIu64 " misses\n",
+              rs.block_cache.hits, rs.block_cache.misses, rs.disk_cache.hits,
+              rs.disk_cache.misses, rs.blob_cache.hits, rs.blob_cache.misses);
+
+  // 3. A second writer takes over; the first is fenced.
+  WriterOptions wo2;
+  wo2.owner = "quickstart-writer-2";
+  auto writer2 = db->open_writer(wo2);
+  if (!writer2.ok()) return fail("open second writer", writer2.status());
+  auto late = w.put("late/" + run, "from the fenced writer");
+  Status late_status = late.ok() ? w.flush() : late.status();
+  if (late_status.code() != Code::kFenced) {
+    return fail("the first writer was not fenced: " + late_status.to_string());
+  }
+  std::printf("fencing      writer 2 took over (epoch %" PRIu64 "); writer 1 now gets: %s\n",
+              (*writer2)->stats().epoch, late_status.to_string().c_str());
+  if (Status s = (*writer2)->close(); !s.ok()) return fail("close writer 2", s);
+  if (Status s = r.refresh(); !s.ok()) return fail("refresh", s);
+  if (auto g = r.get("late/" + run); !g.ok() || g->has_value()) {
+    return fail("a write of the fenced writer became visible");
+  }
+  print_cost("takeover", *metrics);
+  std::printf("ok\n");
   return 0;
 }

@@ -2,7 +2,9 @@
 // store plus a prefix — and opens its roles:
 //
 //   auto store = open_object_store("file:///var/lib/isle");
-//   auto db = DB::open(*store, DBOptions{.prefix = "events"});
+//   DBOptions options;
+//   options.prefix = "events";
+//   auto db = DB::open(*store, options);
 //   auto writer = db->open_writer({});   // at most one live writer
 //   auto reader = db->open_reader({});   // as many as you like
 //

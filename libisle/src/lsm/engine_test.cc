@@ -10,6 +10,7 @@
 #include "manifest/manifest_types.h"
 #include "store/mem_store.h"
 #include "store/metrics_store.h"
+#include "testutil/testutil.h"
 #include "util/signing.h"
 
 namespace isle {
@@ -333,6 +334,101 @@ TEST(Engine, CorruptObjectsInTheBucketGiveErrorsNotCrashes) {
   // A corrupt CURRENT.
   ASSERT_TRUE(env.scoped->put("manifest/CURRENT", "\x01\x02").ok());
   EXPECT_EQ(Reader::open(env.store, env.reader_options()).status().code(), Code::kCorruption);
+}
+
+}  // namespace
+}  // namespace isle
+
+namespace isle {
+namespace {
+
+TEST(EngineOpenCost, TenThousandCommitsOpenWithCurrentOneSnapshotAndAShortTail) {
+  testing::EngineEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.snapshot_every = 64;
+  auto w = env.writer(wo);
+  for (int i = 0; i < 10'000; i++) {
+    ASSERT_TRUE(w->put("k" + std::to_string(i % 100), std::to_string(i)).ok());
+    ASSERT_TRUE(w->flush().ok());
+  }
+  EXPECT_EQ(w->stats().flushes, 10'000u);
+  EXPECT_GE(w->stats().snapshots, 10'000u / 64);
+  env.metrics->reset();
+  auto r = env.reader();
+  const StoreMetrics m = env.metrics->snapshot();
+  const ManifestInfo info = r->manifest();
+  // CURRENT + one snapshot + the log tail after it (at most snapshot_every
+  // entries plus their checkpoints) + the final 404.
+  EXPECT_EQ(m.op(StoreOp::kList).requests, 0u);
+  EXPECT_LE(m.op(StoreOp::kGet).requests, 2u + 2u * 64u + 1u)
+      << "log_position " << info.log_position << ", log_seq_start " << info.log_seq_start;
+  EXPECT_GT(info.log_position, 10'000u);
+  EXPECT_EQ(info.l0.size(), 10'000u);
+  EXPECT_EQ(*r->get("k7"), "9907");
+}
+
+}  // namespace
+}  // namespace isle
+
+namespace isle {
+namespace {
+
+TEST(EngineCaches, DiskCacheServesAReopenedReaderWithoutTheStore) {
+  testing::EngineEnv env;
+  isle::testing::TempDir cache;
+  auto w = env.writer();
+  for (int i = 0; i < 2000; i++) ASSERT_TRUE(w->put("k" + std::to_string(i), std::string(64, 'v')).ok());
+  ASSERT_TRUE(w->flush().ok());
+  ReaderOptions ro = env.reader_options();
+  ro.cache_dir = cache.path();
+  {
+    auto r = env.reader(ro);
+    for (int i = 0; i < 2000; i += 97) ASSERT_TRUE(r->get("k" + std::to_string(i))->has_value());
+  }
+  env.metrics->reset();
+  auto again = env.reader(ro);
+  for (int i = 0; i < 2000; i += 97) ASSERT_EQ(*again->get("k" + std::to_string(i)), std::string(64, 'v'));
+  const StoreMetrics m = env.metrics->snapshot();
+  const ManifestInfo info = again->manifest();
+  // Only the manifest was read from the store; every SST byte came from disk.
+  EXPECT_EQ(m.op(StoreOp::kGet).requests, again->stats().manifest_requests);
+  EXPECT_GT(again->stats().disk_cache.hits, 0u);
+  EXPECT_EQ(info.l0.size(), 1u);
+}
+
+TEST(EngineErrors, FlushErrorsAreReportedAndRetriedWithoutLosingData) {
+  testing::EngineEnv env;
+  std::atomic<int> reported{0};
+  WriterOptions wo = env.writer_options();
+  wo.on_flush_error = [&](const Status&) { reported++; };
+  auto w = env.writer(wo);
+  env.fault->add_rule(FaultRule::on(StoreOp::kPut).key_prefix("db/sstable/").fail(Status::Permanent("denied")).times(3));
+  ASSERT_TRUE(w->put("k", "v").ok());
+  ASSERT_TRUE(w->flush().ok());
+  EXPECT_EQ(reported.load(), 3);
+  EXPECT_EQ(w->stats().flush_errors, 3u);
+  EXPECT_EQ(*env.reader()->get("k"), "v");
+}
+
+TEST(EngineLsn, ExtractorPublishesCommittedLsnsInCurrent) {
+  testing::EngineEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.snapshot_every = 2;
+  wo.lsn_extractor = [](std::string_view key) -> std::optional<uint64_t> {
+    if (key.rfind("log/", 0) != 0) return std::nullopt;
+    return std::stoull(std::string(key.substr(4)));
+  };
+  auto w = env.writer(wo);
+  for (int batch = 0; batch < 4; batch++) {
+    for (int i = 0; i < 10; i++) {
+      ASSERT_TRUE(w->put("log/" + std::to_string(100 + batch * 10 + i), "e").ok());
+    }
+    ASSERT_TRUE(w->flush().ok());
+  }
+  auto cur = env.scoped->get("manifest/CURRENT");
+  ASSERT_TRUE(cur.ok());
+  EXPECT_NE(cur->data.find("\"max_committed_lsn\""), std::string::npos) << cur->data;
+  EXPECT_NE(cur->data.find("\"low_watermark_lsn\": 100"), std::string::npos) << cur->data;
 }
 
 }  // namespace
