@@ -1,6 +1,7 @@
 // isle-quickstart: the README's main job. It runs the embedded API against
 // a real bucket URL (default file:///tmp/isle-quickstart), prefix
-// "quickstart":
+// "quickstart", with the reader's disk cache in the folder given as the
+// second argument (default /tmp/isle-quickstart-cache):
 //   1. opens a Writer (claiming the writer fence) and writes generated
 //      events: atomic batches, a few TTL entries, deletes and one large
 //      value that goes to a blob; waits until they are durable;
@@ -131,7 +132,7 @@ int main(int argc, char** argv) {
 
   // 2. Read back through a fresh reader with an on-disk cache.
   ReaderOptions ro;
-  ro.cache_dir = "/tmp/isle-quickstart-cache";
+  ro.cache_dir = argc > 2 ? argv[2] : "/tmp/isle-quickstart-cache";
   auto reader = db->open_reader(ro);
   if (!reader.ok()) return fail("open_reader", reader.status());
   Reader& r = **reader;

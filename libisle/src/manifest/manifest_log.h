@@ -50,8 +50,6 @@ struct ManifestLogOptions {
   // with a short exponential backoff before the call fails.
   int transient_retries = 8;
   std::chrono::milliseconds retry_backoff{20};
-  // How many positions to fetch at once while catching up on a long tail.
-  int probe_batch = 1;
   // Called for every log entry as it is applied or skipped (observability
   // and tests); may be empty.
   std::function<void(const LogEntry&, bool applied)> on_entry;
