@@ -21,6 +21,9 @@ CompressionType to_compression_type(Compression c) {
 
 Result<BuiltSst> build_sst_from_memtable(const Memtable& mem, const SstFromMemtableParams& p) {
   StringSink sink;
+  // The arena size bounds the uncompressed data (plus a little for the
+  // meta blocks); compression usually makes the SST smaller.
+  sink.reserve(mem.approximate_memory_usage() + 64 * 1024);
   SstBuilderOptions bo = p.builder;
   bo.min_write_time_ms = p.min_write_ms;
   bo.max_write_time_ms = p.max_write_ms;

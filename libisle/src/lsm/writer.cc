@@ -201,8 +201,12 @@ class Writer::Impl {
       if (!s.ok()) return s;  // only a bug can get here: inputs were validated
     }
     if (active_min_write_ms_ == 0) {
+      // The memtable just became non-empty: its flush interval starts now,
+      // and the flusher (which sleeps long while there is nothing to do)
+      // must learn the new deadline.
       active_min_write_ms_ = now;
       active_created_ = SteadyClock::now();
+      cv_.notify_all();
     }
     active_max_write_ms_ = std::max(active_max_write_ms_, now);
     if (active_->approximate_memory_usage() >= o_.memtable_size) seal_locked();

@@ -37,23 +37,27 @@ Status ManifestLog::open() {
   return refresh().status();
 }
 
-Result<std::optional<CurrentPointer>> ManifestLog::sync_current() {
-  Result<VersionedObject> r = Status::Transient("not read");
+Result<std::optional<VersionedObject>> ManifestLog::read_current_object() {
   for (int attempt = 0;; attempt++) {
     const int64_t sent = mono_ms();
     stats_.current_reads++;
-    r = storage_->read_current();
+    auto r = storage_->read_current();
     if (r.ok() || r.status().is_not_found()) {
       last_current_read_ms_ = sent;
-      break;
+      if (!r.ok()) return std::optional<VersionedObject>();  // never written
+      return std::optional<VersionedObject>(std::move(*r));
     }
     if (!r.status().is_retryable() || attempt >= options_.transient_retries) {
       return r.status().with_context("reading manifest/CURRENT");
     }
     backoff(attempt);
   }
-  if (!r.ok()) return std::optional<CurrentPointer>();  // a database never written
-  ISLE_ASSIGN_OR_RETURN(CurrentPointer c, decode_current(r->data, kCurrentKey));
+}
+
+Result<std::optional<CurrentPointer>> ManifestLog::sync_current() {
+  ISLE_ASSIGN_OR_RETURN(std::optional<VersionedObject> obj, read_current_object());
+  if (!obj) return std::optional<CurrentPointer>();  // a database never written
+  ISLE_ASSIGN_OR_RETURN(CurrentPointer c, decode_current(obj->data, kCurrentKey));
   known_log_seq_start_ = c.log_seq_start;
   if (c.log_seq_start > state_.next_pos) {
     if (c.snapshot_pos == 0) {
@@ -149,24 +153,14 @@ Status ManifestLog::lease_check(uint64_t pos) {
   if (mono_ms() - last_current_read_ms_ < options_.lease.count()) return Status::OK();
   // Our lease ran out while committing: CURRENT must show that nothing
   // moved past our entry. Read it raw (sync_current would reload).
-  Result<VersionedObject> r = Status::Transient("not read");
-  for (int attempt = 0;; attempt++) {
-    const int64_t sent = mono_ms();
-    stats_.current_reads++;
-    r = storage_->read_current();
-    if (r.ok() || r.status().is_not_found()) {
-      last_current_read_ms_ = sent;
-      break;
-    }
-    if (!r.status().is_retryable() || attempt >= options_.transient_retries) {
-      return Status::UnknownOutcome("created " + log_key(pos) +
-                                    " after the lease ran out and could not re-read CURRENT: " +
-                                    r.status().to_string());
-    }
-    backoff(attempt);
+  auto r = read_current_object();
+  if (!r.ok()) {
+    return Status::UnknownOutcome("created " + log_key(pos) +
+                                  " after the lease ran out and could not re-read CURRENT: " +
+                                  r.status().to_string());
   }
-  if (!r.ok()) return Status::OK();  // no CURRENT: nothing was ever collected
-  ISLE_ASSIGN_OR_RETURN(CurrentPointer c, decode_current(r->data, kCurrentKey));
+  if (!r->has_value()) return Status::OK();  // no CURRENT: nothing was ever collected
+  ISLE_ASSIGN_OR_RETURN(CurrentPointer c, decode_current((*r)->data, kCurrentKey));
   known_log_seq_start_ = c.log_seq_start;
   if (c.log_seq_start > pos) {
     set_fenced("created " + log_key(pos) + " after log_seq_start moved to " +
@@ -318,26 +312,17 @@ CurrentPointer ManifestLog::pointer_from_state(uint64_t snapshot_pos) const {
 
 Status ManifestLog::update_current(const std::function<bool(CurrentPointer&)>& mutate) {
   for (int attempt = 0; attempt < 50; attempt++) {
-    const int64_t sent = mono_ms();
-    stats_.current_reads++;
-    auto r = storage_->read_current();
+    ISLE_ASSIGN_OR_RETURN(std::optional<VersionedObject> obj, read_current_object());
     CurrentPointer c;
     std::string etag;
-    if (r.ok()) {
-      last_current_read_ms_ = sent;
-      ISLE_ASSIGN_OR_RETURN(c, decode_current(r->data, kCurrentKey));
-      etag = r->etag;
+    if (obj) {
+      ISLE_ASSIGN_OR_RETURN(c, decode_current(obj->data, kCurrentKey));
+      etag = std::move(obj->etag);
       known_log_seq_start_ = c.log_seq_start;
-    } else if (r.status().is_not_found()) {
-      last_current_read_ms_ = sent;
+    } else {
       c = pointer_from_state(0);
       c.fences = {};
       c.last_seq = 0;
-    } else if (r.status().is_retryable()) {
-      backoff(attempt);
-      continue;
-    } else {
-      return r.status().with_context("reading manifest/CURRENT");
     }
     if (!mutate(c)) return Status::OK();
     c.updated_ms = clock_->now_ms();

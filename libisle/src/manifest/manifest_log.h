@@ -126,6 +126,9 @@ class ManifestLog {
   Result<uint64_t> commit(LogEntry entry);
   // After a successful create at `pos`: the lease rule.
   Status lease_check(uint64_t pos);
+  // CURRENT with transient retries (nullopt: none yet); records when the
+  // successful read was sent, which is what the lease is measured from.
+  Result<std::optional<VersionedObject>> read_current_object();
   // Reads CURRENT when the lease has run out.
   Status refresh_current_if_stale();
   Status load_snapshot(uint64_t pos);

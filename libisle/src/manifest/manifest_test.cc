@@ -127,6 +127,13 @@ TEST(ManifestCodec, BadInputIsCorruptionNeverACrash) {
       "x");
   EXPECT_EQ(unknown_role.status().code(), Code::kCorruption);
   EXPECT_NE(unknown_role.status().message().find("boss"), std::string::npos);
+  // Bytes that are not UTF-8 inside a string are refused at decode time, so
+  // nothing we decoded can later fail to re-encode (snapshots do that).
+  auto bad_utf8 = decode_entry(
+      "{\"seq\":1,\"role\":\"writer\",\"epoch\":1,\"owner\":\"\xff\xfe\",\"ts\":0,"
+      "\"commit_id\":\"\",\"op\":\"fence_claim\",\"seq_floor\":0}",
+      "x");
+  EXPECT_EQ(bad_utf8.status().code(), Code::kCorruption);
   auto future = decode_current(R"({"format":9,"log_seq_start":1,"fences":{}})", "CURRENT");
   EXPECT_EQ(future.status().code(), Code::kNotSupported);
 }
