@@ -24,14 +24,20 @@ namespace isle {
 struct VersionedObject {
   std::string data;
   std::string etag;
+  // Set by a conditional read whose etag still matched: data is empty and
+  // the caller's copy is current.
+  bool not_modified = false;
 };
 
 class ManifestStorage {
  public:
   virtual ~ManifestStorage() = default;
 
-  // CURRENT, or NotFound for a database that has never been written.
-  virtual Result<VersionedObject> read_current() = 0;
+  // CURRENT, or NotFound for a database that has never been written. With
+  // a non-empty `if_none_match` equal to CURRENT's etag, an implementation
+  // may answer not_modified instead of sending the bytes again (the
+  // default storage does, through a conditional GET).
+  virtual Result<VersionedObject> read_current(std::string_view if_none_match = {}) = 0;
   // Replaces CURRENT if its etag is still `expected_etag`; an empty
   // expected_etag means create-only. Returns the new etag.
   virtual Result<std::string> write_current(std::string_view data,

@@ -57,12 +57,24 @@ struct ByteRange {
 
 struct GetOptions {
   std::optional<ByteRange> range;  // whole object when empty
+  // Conditional GET (HTTP If-None-Match): when non-empty and equal to the
+  // object's current etag, the store sends no body and the result has
+  // not_modified set (data empty, meta filled). For small objects polled
+  // often, such as the manifest's CURRENT.
+  std::string if_none_match;
+
+  static GetOptions ranged(std::optional<ByteRange> r) {
+    GetOptions o;
+    o.range = r;
+    return o;
+  }
 };
 
 struct GetResult {
   std::string data;      // the requested bytes
   ObjectMeta meta;       // meta.size is the whole object's size
   uint64_t offset = 0;   // where `data` starts within the object
+  bool not_modified = false;  // see GetOptions::if_none_match
 };
 
 enum class PutMode : unsigned char {

@@ -433,3 +433,53 @@ TEST(EngineLsn, ExtractorPublishesCommittedLsnsInCurrent) {
 
 }  // namespace
 }  // namespace isle
+
+namespace isle {
+namespace {
+
+TEST(EngineConcurrency, ManyThreadsWriteAndWaitWhileReadersRefresh) {
+  testing::EngineEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.memtable_size = 16 * 1024;  // seals while threads write
+  wo.flush_interval = std::chrono::milliseconds(5);
+  wo.max_sealed_memtables = 1000;
+  auto w = env.writer(wo);
+  auto r = env.reader();
+  std::atomic<bool> stop{false};
+  std::atomic<int> reader_errors{0};
+  std::thread refresher([&] {
+    while (!stop) {
+      if (!r->refresh().ok() || !r->scan("", "").ok()) reader_errors++;
+    }
+  });
+  constexpr int kThreads = 6, kPer = 300;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPer; i++) {
+        const std::string key = "t" + std::to_string(t) + "/" + std::to_string(i);
+        auto s = w->put(key, key);
+        if (!s.ok()) {
+          failures++;
+          continue;
+        }
+        if (i % 50 == 0 && !w->await_durable(*s).ok()) failures++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(w->flush().ok());
+  stop = true;
+  refresher.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(reader_errors.load(), 0);
+  ASSERT_TRUE(r->refresh().ok());
+  auto all = r->scan("", "");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), static_cast<size_t>(kThreads * kPer));
+  for (const auto& kv : *all) EXPECT_EQ(kv.key, kv.value);
+}
+
+}  // namespace
+}  // namespace isle

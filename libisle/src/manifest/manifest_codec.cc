@@ -90,10 +90,8 @@ json sst_to_json(const SstMeta& m) {
             {"num_deletes", m.num_deletes},
             {"level", m.level},
             {"blobs", m.blobs}};
-  if (!m.sig.empty()) {
-    j["sig"] = m.sig;
-    j["sig_key_id"] = m.sig_key_id;
-  }
+  if (!m.sig.empty()) j["sig"] = m.sig;
+  if (!m.sig_key_id.empty()) j["sig_key_id"] = m.sig_key_id;
   if (m.min_lsn) j["min_lsn"] = *m.min_lsn;
   if (m.max_lsn) j["max_lsn"] = *m.max_lsn;
   return j;

@@ -41,10 +41,20 @@ Result<std::optional<VersionedObject>> ManifestLog::read_current_object() {
   for (int attempt = 0;; attempt++) {
     const int64_t sent = mono_ms();
     stats_.current_reads++;
-    auto r = storage_->read_current();
+    // Conditional: an unchanged CURRENT costs a request but no body.
+    auto r = storage_->read_current(cached_current_ ? cached_current_->etag : std::string());
     if (r.ok() || r.status().is_not_found()) {
       last_current_read_ms_ = sent;
-      if (!r.ok()) return std::optional<VersionedObject>();  // never written
+      if (!r.ok()) {
+        cached_current_.reset();
+        return std::optional<VersionedObject>();  // never written
+      }
+      if (r->not_modified && cached_current_ && r->etag == cached_current_->etag) {
+        stats_.current_not_modified++;
+        return cached_current_;
+      }
+      r->not_modified = false;
+      cached_current_ = *r;
       return std::optional<VersionedObject>(std::move(*r));
     }
     if (!r.status().is_retryable() || attempt >= options_.transient_retries) {

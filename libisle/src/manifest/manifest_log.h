@@ -58,6 +58,7 @@ struct ManifestLogOptions {
 // Counters for tests and metrics.
 struct ManifestLogStats {
   uint64_t current_reads = 0;
+  uint64_t current_not_modified = 0;  // conditional reads answered "unchanged"
   uint64_t snapshot_loads = 0;
   uint64_t log_reads = 0;        // GETs of log positions (found or not)
   uint64_t appends = 0;          // successful commits of ours
@@ -152,6 +153,7 @@ class ManifestLog {
   bool fenced_ = false;
   std::string fenced_reason_;
 
+  std::optional<VersionedObject> cached_current_;  // last CURRENT read, for conditional reads
   int64_t last_current_read_ms_ = INT64_MIN / 2;  // mono ms when the last read was SENT
   uint64_t known_log_seq_start_ = 1;
   ManifestLogStats stats_;

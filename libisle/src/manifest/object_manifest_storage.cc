@@ -11,9 +11,11 @@ class ObjectManifestStorage : public ManifestStorage {
  public:
   explicit ObjectManifestStorage(ObjectStorePtr store) : store_(std::move(store)) {}
 
-  Result<VersionedObject> read_current() override {
-    ISLE_ASSIGN_OR_RETURN(GetResult r, store_->get(kCurrentKey));
-    return VersionedObject{std::move(r.data), std::move(r.meta.etag)};
+  Result<VersionedObject> read_current(std::string_view if_none_match) override {
+    GetOptions opts;
+    opts.if_none_match = std::string(if_none_match);
+    ISLE_ASSIGN_OR_RETURN(GetResult r, store_->get(kCurrentKey, opts));
+    return VersionedObject{std::move(r.data), std::move(r.meta.etag), r.not_modified};
   }
   Result<std::string> write_current(std::string_view data,
                                     std::string_view expected_etag) override {

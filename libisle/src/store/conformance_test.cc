@@ -157,6 +157,29 @@ TEST_P(StoreConformanceTest, PutGetHeadRoundTrip) {
   EXPECT_EQ(head->modified_ms, put.modified_ms);
 }
 
+TEST_P(StoreConformanceTest, ConditionalGetSkipsAnUnchangedBody) {
+  ObjectMeta v1 = must_put("cur", "version one");
+  GetOptions same;
+  same.if_none_match = v1.etag;
+  auto unchanged = store_->get("cur", same);
+  ASSERT_TRUE(unchanged.ok()) << unchanged.status().to_string();
+  EXPECT_TRUE(unchanged->not_modified);
+  EXPECT_TRUE(unchanged->data.empty());
+  EXPECT_EQ(unchanged->meta.etag, v1.etag);
+
+  ObjectMeta v2 = must_put("cur", "version two");
+  auto changed = store_->get("cur", same);
+  ASSERT_TRUE(changed.ok()) << changed.status().to_string();
+  EXPECT_FALSE(changed->not_modified);
+  EXPECT_EQ(changed->data, "version two");
+  EXPECT_EQ(changed->meta.etag, v2.etag);
+
+  GetOptions stale;
+  stale.if_none_match = "not-an-etag";
+  EXPECT_EQ(store_->get("cur", stale)->data, "version two");
+  EXPECT_TRUE(store_->get("absent", same).status().is_not_found());
+}
+
 TEST_P(StoreConformanceTest, BinaryValues) {
   const std::string bytes = all_bytes();
   must_put("bin/all-bytes", bytes);
@@ -231,14 +254,14 @@ TEST_P(StoreConformanceTest, RangedReads) {
   for (const auto& c : cases) {
     SCOPED_TRACE("range offset=" + std::to_string(c.range.offset) + " length=" +
                  std::to_string(c.range.length) + " suffix=" + std::to_string(c.range.suffix));
-    auto got = store_->get("ranged", GetOptions{c.range});
+    auto got = store_->get("ranged", GetOptions::ranged(c.range));
     ASSERT_TRUE(got.ok()) << got.status().to_string();
     EXPECT_EQ(got->offset, c.want_offset);
     EXPECT_EQ(got->data, data.substr(c.want_offset, c.want_len));
     EXPECT_EQ(got->meta.size, 1000u);
   }
   for (uint64_t bad : {uint64_t{1001}, uint64_t{5000}, UINT64_MAX}) {
-    auto got = store_->get("ranged", GetOptions{ByteRange::at(bad, 1)});
+    auto got = store_->get("ranged", GetOptions::ranged(ByteRange::at(bad, 1)));
     EXPECT_TRUE(got.status().is_invalid_argument()) << bad << ": " << got.status().to_string();
   }
 }
@@ -247,19 +270,19 @@ TEST_P(StoreConformanceTest, RangedReadsOfEmptyObject) {
   must_put("zero", "");
   for (ByteRange r : {ByteRange::at(0, 0), ByteRange::at(0, 10), ByteRange::last(10),
                       ByteRange::last(0)}) {
-    auto got = store_->get("zero", GetOptions{r});
+    auto got = store_->get("zero", GetOptions::ranged(r));
     ASSERT_TRUE(got.ok()) << got.status().to_string();
     EXPECT_EQ(got->data, "");
     EXPECT_EQ(got->offset, 0u);
     EXPECT_EQ(got->meta.size, 0u);
   }
-  EXPECT_TRUE(store_->get("zero", GetOptions{ByteRange::at(1, 1)}).status().is_invalid_argument());
+  EXPECT_TRUE(store_->get("zero", GetOptions::ranged(ByteRange::at(1, 1))).status().is_invalid_argument());
 }
 
 TEST_P(StoreConformanceTest, MissingObjectsAreNotFound) {
   EXPECT_TRUE(store_->get("nope").status().is_not_found());
   EXPECT_TRUE(store_->head("nope").status().is_not_found());
-  EXPECT_TRUE(store_->get("nope", GetOptions{ByteRange::at(0, 1)}).status().is_not_found());
+  EXPECT_TRUE(store_->get("nope", GetOptions::ranged(ByteRange::at(0, 1))).status().is_not_found());
   must_put("dir/child", "c");
   // A prefix of existing keys is not an object.
   EXPECT_TRUE(store_->get("dir").status().is_not_found());

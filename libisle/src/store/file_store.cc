@@ -384,8 +384,13 @@ Result<GetResult> FileStore::get(std::string_view key, const GetOptions& options
   // Header and payload come from this one descriptor, so a concurrent
   // replace (a rename onto the path) cannot mix two versions.
   ISLE_ASSIGN_OR_RETURN(ObjectMeta meta, read_meta(fd.get(), key, path));
-  ISLE_ASSIGN_OR_RETURN(ResolvedRange r, resolve_range(options.range, meta.size));
   GetResult out;
+  if (!options.if_none_match.empty() && options.if_none_match == meta.etag) {
+    out.meta = std::move(meta);
+    out.not_modified = true;
+    return out;
+  }
+  ISLE_ASSIGN_OR_RETURN(ResolvedRange r, resolve_range(options.range, meta.size));
   out.data.resize(r.length);
   size_t got = 0;
   ISLE_RETURN_IF_ERROR(

@@ -186,7 +186,7 @@ TEST_F(FileStoreTest, DamagedFilesAreCorruptionNotCrashes) {
     SCOPED_TRACE(key);
     EXPECT_TRUE(store_->head(key).status().is_corruption()) << store_->head(key).status().to_string();
     EXPECT_TRUE(store_->get(key).status().is_corruption());
-    EXPECT_TRUE(store_->get(key, GetOptions{ByteRange::last(3)}).status().is_corruption());
+    EXPECT_TRUE(store_->get(key, GetOptions::ranged(ByteRange::last(3))).status().is_corruption());
     // A CAS cannot compare against an unreadable etag.
     EXPECT_TRUE(store_->put(key, "x", PutOptions::if_match_etag("00")).status().is_corruption());
     EXPECT_TRUE(store_->put(key, "x", PutOptions::create_only()).status().is_precondition_failed());

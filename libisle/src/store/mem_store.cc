@@ -22,8 +22,13 @@ Result<GetResult> MemStore::get(std::string_view key, const GetOptions& options)
   std::lock_guard<std::mutex> lock(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return Status::NotFound("no such object: " + std::string(key));
-  ISLE_ASSIGN_OR_RETURN(ResolvedRange r, resolve_range(options.range, it->second.data.size()));
   GetResult out;
+  if (!options.if_none_match.empty() && options.if_none_match == it->second.etag) {
+    out.meta = meta_of(it->first, it->second);
+    out.not_modified = true;
+    return out;
+  }
+  ISLE_ASSIGN_OR_RETURN(ResolvedRange r, resolve_range(options.range, it->second.data.size()));
   out.data = it->second.data.substr(r.offset, r.length);
   out.meta = meta_of(it->first, it->second);
   out.offset = r.offset;
