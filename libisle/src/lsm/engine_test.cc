@@ -165,6 +165,11 @@ TEST(Engine, LimitsGiveClearErrors) {
   EXPECT_EQ(e.status().code(), Code::kInvalidArgument);
   EXPECT_NE(e.status().message().find("max_value_size"), std::string::npos);
   EXPECT_TRUE(w->put(std::string(16, 'k'), std::string(100, 'v')).ok());
+  // A threshold that would put values too large for an SST inline is
+  // refused when the writer opens, not at its first flush.
+  WriterOptions too_big = env.writer_options();
+  too_big.blob_threshold = size_t{64} << 20;
+  EXPECT_EQ(env.db().open_writer(too_big).status().code(), Code::kInvalidArgument);
   EXPECT_TRUE(w->put("empty-value", "").ok());
   ASSERT_TRUE(w->flush().ok());
   EXPECT_EQ(*env.reader()->get("empty-value"), "");

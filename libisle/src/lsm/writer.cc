@@ -488,7 +488,12 @@ Result<std::unique_ptr<Writer>> open_writer_impl(ObjectStorePtr store, const DBO
   if (options.memtable_size < 4096) return Status::InvalidArgument("memtable_size below 4 KiB");
   if (options.max_sealed_memtables < 1) return Status::InvalidArgument("max_sealed_memtables < 1");
   if (options.seq_reserve < 1024) return Status::InvalidArgument("seq_reserve below 1024");
-  if (options.blob_threshold == 0) return Status::InvalidArgument("blob_threshold is 0");
+  // Values below the threshold are stored inline in SSTs, which cap a
+  // stored value (expiry prefix included) at kMaxSstValueSize.
+  if (options.blob_threshold == 0 || options.blob_threshold > kMaxSstValueSize - 16) {
+    return Status::InvalidArgument("blob_threshold must be 1 .. " +
+                                   std::to_string(kMaxSstValueSize - 16) + " bytes");
+  }
   if (options.max_key_size == 0 || options.max_key_size > kMaxSstKeySize - kInternalKeyTrailer) {
     return Status::InvalidArgument("max_key_size must be 1 .. " +
                                    std::to_string(kMaxSstKeySize - kInternalKeyTrailer));
