@@ -209,8 +209,12 @@ Result<uint64_t> ManifestLog::commit(LogEntry entry) {
     if (!s.ok()) return give_up(s);
     if (entry.op == LogOp::kFenceClaim) {
       entry.epoch = state_.fence(entry.role).epoch + 1;
-      entry.seq_floor = state_.seq_floor();
-      entry.seq_reserved = entry.seq_floor + claim_window_;
+      // Only a writer continues the data sequence; another role's claim
+      // must not move last_seq (it means "committed up to here").
+      if (entry.role == Role::kWriter) {
+        entry.seq_floor = state_.seq_floor();
+        entry.seq_reserved = entry.seq_floor + claim_window_;
+      }
     } else {
       if (fenced_) return Status::Fenced(fenced_reason_);
       const ApplyOutcome v = check_entry(state_, entry);

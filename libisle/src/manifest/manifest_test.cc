@@ -477,3 +477,34 @@ TEST(ManifestLogCurrent, LeaseRereadsOfAnUnchangedCurrentAreConditional) {
 
 }  // namespace
 }  // namespace isle
+
+namespace isle {
+namespace {
+
+TEST(ManifestLogClaims, OnlyWriterClaimsMoveTheDataSequence) {
+  Env env;
+  ManifestLog w(env.storage, fast_options());
+  ASSERT_TRUE(w.open().ok());
+  ASSERT_TRUE(w.claim(Role::kWriter, "w", 1000).ok());
+  EXPECT_EQ(w.state().seq_reserved, 1000u);
+  LogEntry e;
+  e.op = LogOp::kAddSstable;
+  e.added = {sst("s", 1, 5)};
+  e.last_seq = 5;
+  ASSERT_TRUE(w.append(e).ok());
+  // A compactor's claim must not turn the writer's reservation into
+  // "committed" sequences: last_seq means committed up to here.
+  ManifestLog c(env.storage, fast_options());
+  ASSERT_TRUE(c.open().ok());
+  ASSERT_TRUE(c.claim(Role::kCompactor, "c").ok());
+  EXPECT_EQ(c.state().last_seq, 5u);
+  // A new writer continues above the old one's reservation.
+  ManifestLog w2(env.storage, fast_options());
+  ASSERT_TRUE(w2.open().ok());
+  ASSERT_TRUE(w2.claim(Role::kWriter, "w2", 1000).ok());
+  EXPECT_EQ(w2.state().last_seq, 1000u);
+  EXPECT_EQ(w2.state().seq_reserved, 2000u);
+}
+
+}  // namespace
+}  // namespace isle

@@ -1,0 +1,97 @@
+// Compactor: merges SSTs so reads stay cheap and dead data goes away
+// (DESIGN §9). It runs as its own process (compactord) or in-process, holds
+// the compactor fence (never the writer's), and commits through the
+// manifest log concurrently with a live writer.
+//
+// Policy (size-tiered, like the seed's CompactorOptions):
+//   * when L0 holds at least l0_threshold SSTs, all of L0 is merged into a
+//     new sorted run (the newest run);
+//   * otherwise, a sequence of consecutive runs (by age) of similar size —
+//     each at most size_ratio times the size of the next older one, at
+//     least min_sources and at most max_sources of them — is merged into
+//     one run.
+// A merge keeps only the newest version of each key. Tombstones and
+// expired entries are dropped only when the output holds the oldest data
+// of the database (nothing older can resurface). Outputs are cut at
+// target_sst_size on key boundaries; inputs that overlap nothing else are
+// moved into the output run without being rewritten.
+//
+// Memory stays bounded: inputs are read block by block through ranged
+// GETs, one output SST is built at a time while the previous one uploads.
+// Restartable at any instant: an interrupted compaction leaves only
+// uncommitted SSTs, which GC's orphan sweep removes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "isle/object_store.h"
+#include "isle/options.h"
+#include "isle/status.h"
+
+namespace isle {
+
+struct CompactionInfo {
+  std::vector<std::string> inputs;   // SST ids
+  std::vector<std::string> outputs;  // SST ids (moved inputs included)
+  std::vector<std::string> moved;    // inputs reused as outputs unchanged
+  bool from_l0 = false;
+  bool drops_tombstones = false;     // the output is the oldest data
+  uint64_t input_bytes = 0;
+  uint64_t output_bytes = 0;
+  uint64_t entries_in = 0;
+  uint64_t entries_out = 0;
+  uint64_t log_position = 0;         // where it committed (0 = not committed)
+};
+
+struct CompactorOptions {
+  std::string owner;  // default "<hostname>:<pid>:<random>"
+  int l0_threshold = 4;
+  int min_sources = 2;
+  int max_sources = 8;
+  double size_ratio = 4.0;
+  uint64_t target_sst_size = uint64_t{64} << 20;
+  size_t block_size = 4096;
+  int bloom_bits_per_key = 10;
+  Compression compression = Compression::kLz4;
+  // How often the background loop (start()) looks for work.
+  std::chrono::milliseconds check_interval{1000};
+  // Write a manifest snapshot after this many log entries past
+  // log_seq_start (0 = never).
+  int snapshot_every = 64;
+  std::chrono::milliseconds retry_backoff{50};
+  std::function<void(const CompactionInfo&)> on_start;
+  std::function<void(const CompactionInfo&, const Status&)> on_end;
+};
+
+class Compactor {
+ public:
+  class Impl;
+  // Claims the compactor fence (fencing a previous compactor) under the
+  // database prefix of `db`.
+  static Result<std::unique_ptr<Compactor>> open(ObjectStorePtr store, const DBOptions& db,
+                                                 CompactorOptions options = {});
+  explicit Compactor(std::unique_ptr<Impl> impl);
+  ~Compactor();  // stops the background loop
+  Compactor(const Compactor&) = delete;
+  Compactor& operator=(const Compactor&) = delete;
+
+  // One cycle now: refresh, pick, merge, commit. Returns what it did (no
+  // inputs = nothing to do). Fenced once another compactor took over.
+  Result<CompactionInfo> run_compaction();
+
+  // Runs cycles every check_interval on a background thread until stop()
+  // or until fenced (errors go to on_end).
+  Status start();
+  void stop();
+  bool is_fenced() const;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace isle

@@ -1,0 +1,417 @@
+// Compactor: picks, merges and commits compactions (isle/compactor.h has
+// the policy; DESIGN §9).
+//
+// One cycle:
+//   1. refresh the manifest (our ManifestLog holds the compactor fence);
+//   2. pick inputs: all of L0, or a window of similar-sized runs;
+//   3. split the inputs into "components" — groups whose key ranges
+//      overlap, which are disjoint intervals in key order. A component of
+//      one SST is moved as it is (when nothing would be dropped from it);
+//      every other component is merged into fresh SSTs, cut at the target
+//      size, so the outputs of all components form one sorted run;
+//   4. commit one `compaction` entry: inputs out, outputs in as one run.
+//
+// Correctness rests on three rules:
+//   * within the merged inputs only the newest version of a key is kept:
+//     anything older is shadowed for every reader of any later view;
+//   * tombstones and expired entries are dropped only when the inputs
+//     include the oldest run (or L0 with no runs at all), because otherwise
+//     an older version in a run not being merged would resurface;
+//   * the commit re-validates that every input is still live (replay
+//     does too), so a racing retention removal makes the compaction a
+//     no-op whose outputs become orphans for GC — never duplicated data.
+#include "isle/compactor.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "format/blob_ref.h"
+#include "format/sink.h"
+#include "format/sst_builder.h"
+#include "format/sst_reader.h"
+#include "format/sst_source.h"
+#include "lsm/engine_store.h"
+#include "lsm/internal_iterator.h"
+#include "lsm/merging_iterator.h"
+#include "lsm/sst_from_memtable.h"
+#include "manifest/manifest_log.h"
+#include "util/random.h"
+
+namespace isle {
+
+namespace {
+
+std::string default_owner() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + random_token().substr(0, 8);
+}
+
+uint64_t run_bytes(const SortedRun& r) {
+  uint64_t b = 0;
+  for (const auto& s : r.ssts) b += s.size;
+  return b;
+}
+
+struct Plan {
+  std::vector<SstMeta> inputs;
+  bool from_l0 = false;
+  bool oldest = false;  // inputs include the oldest data: drop tombstones/expired
+};
+
+// Groups of inputs whose key ranges overlap (transitively), in key order.
+std::vector<std::vector<SstMeta>> components(std::vector<SstMeta> ssts) {
+  std::sort(ssts.begin(), ssts.end(),
+            [](const SstMeta& a, const SstMeta& b) { return a.min_key < b.min_key; });
+  std::vector<std::vector<SstMeta>> out;
+  std::string end;
+  for (auto& s : ssts) {
+    if (out.empty() || s.min_key > end) {
+      out.emplace_back();
+      end = s.max_key;
+    } else {
+      end = std::max(end, s.max_key);
+    }
+    out.back().push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
+
+class Compactor::Impl {
+ public:
+  Impl(ObjectStorePtr store, DBOptions db, CompactorOptions o, ManifestStoragePtr storage)
+      : store_(std::move(store)),
+        db_(std::move(db)),
+        o_(std::move(o)),
+        clock_(db_.clock ? db_.clock : Clock::system()),
+        log_(std::move(storage), log_options()) {}
+
+  ~Impl() { stop(); }
+
+  ManifestLogOptions log_options() const {
+    ManifestLogOptions lo;
+    lo.clock = db_.clock;
+    lo.lease = db_.lease;
+    lo.retry_backoff = o_.retry_backoff;
+    return lo;
+  }
+
+  Status open() {
+    if (o_.owner.empty()) o_.owner = default_owner();
+    ISLE_RETURN_IF_ERROR(log_.open());
+    return log_.claim(Role::kCompactor, o_.owner);
+  }
+
+  Result<CompactionInfo> run_once() {
+    std::lock_guard lk(run_mu_);
+    if (log_.fenced()) return Status::Fenced(log_.fenced_reason());
+    auto r = log_.refresh();
+    if (log_.fenced()) return Status::Fenced(log_.fenced_reason());
+    if (!r.ok()) return r.status();
+    std::optional<Plan> plan = pick(log_.state());
+    CompactionInfo info;
+    if (!plan) return info;
+    info.from_l0 = plan->from_l0;
+    info.drops_tombstones = plan->oldest;
+    for (const auto& s : plan->inputs) {
+      info.inputs.push_back(s.id);
+      info.input_bytes += s.size;
+      info.entries_in += s.num_entries;
+    }
+    if (o_.on_start) o_.on_start(info);
+    Status s = execute(*plan, &info);
+    if (o_.on_end) o_.on_end(info, s);
+    if (!s.ok()) {
+      if (log_.fenced()) return Status::Fenced(log_.fenced_reason());
+      return s;
+    }
+    maybe_snapshot();
+    return info;
+  }
+
+  Status start() {
+    std::lock_guard lk(bg_mu_);
+    if (bg_.joinable()) return Status::OK();
+    stopping_ = false;
+    bg_ = std::thread([this] { loop(); });
+    return Status::OK();
+  }
+
+  void stop() {
+    {
+      std::lock_guard lk(bg_mu_);
+      stopping_ = true;
+    }
+    bg_cv_.notify_all();
+    if (bg_.joinable()) bg_.join();
+  }
+
+  bool fenced() const {
+    std::lock_guard lk(run_mu_);
+    return log_.fenced();
+  }
+
+ private:
+  std::optional<Plan> pick(const ManifestState& st) const {
+    Plan p;
+    if (static_cast<int>(st.l0.size()) >= o_.l0_threshold) {
+      p.inputs = st.l0;
+      p.from_l0 = true;
+      p.oldest = st.runs.empty();
+      return p;
+    }
+    // The newest window of consecutive runs of similar size.
+    const size_t n = st.runs.size();
+    for (size_t i = 0; i < n; i++) {
+      uint64_t lo = run_bytes(st.runs[i]), hi = lo;
+      size_t j = i;
+      while (j + 1 < n && static_cast<int>(j - i + 1) < o_.max_sources) {
+        const uint64_t next = run_bytes(st.runs[j + 1]);
+        const uint64_t nlo = std::min(lo, next), nhi = std::max(hi, next);
+        if (static_cast<double>(nhi) > o_.size_ratio * static_cast<double>(std::max<uint64_t>(nlo, 1))) break;
+        lo = nlo;
+        hi = nhi;
+        j++;
+      }
+      if (static_cast<int>(j - i + 1) >= o_.min_sources) {
+        for (size_t k = i; k <= j; k++)
+          for (const auto& s : st.runs[k].ssts) p.inputs.push_back(s);
+        p.oldest = j == n - 1;
+        // L0 data is newer than every run, so a merge that ends at the
+        // oldest run holds the oldest data of every key it contains.
+        return p;
+      }
+    }
+    return std::nullopt;
+  }
+
+  Result<std::shared_ptr<const SstReader>> open_input(const SstMeta& m) {
+    SstReaderOptions ro;
+    auto source = std::make_shared<ObjectStoreSource>(store_, sst_key(m.id));
+    auto r = SstReader::open(std::move(source), ro);
+    if (!r.ok()) return r.status();
+    return std::shared_ptr<const SstReader>(std::move(*r));
+  }
+
+  // Uploads one finished output; at most one upload runs while the next
+  // output is built.
+  Status wait_upload() {
+    if (!upload_.valid()) return Status::OK();
+    return upload_.get();
+  }
+  Status start_upload(std::string id, std::string bytes) {
+    ISLE_RETURN_IF_ERROR(wait_upload());
+    upload_ = std::async(std::launch::async, [this, id = std::move(id), bytes = std::move(bytes)] {
+      for (int attempt = 0;; attempt++) {
+        auto r = store_->put(sst_key(id), bytes, PutOptions::create_only());
+        // A random id: "exists" can only be our own earlier attempt.
+        if (r.ok() || r.status().is_precondition_failed()) return Status::OK();
+        if (attempt >= 5 || !(r.status().is_retryable() || r.status().is_unknown_outcome())) {
+          return r.status().with_context("uploading compaction output " + sst_key(id));
+        }
+        std::this_thread::sleep_for(o_.retry_backoff * (1 << attempt));
+      }
+    });
+    return Status::OK();
+  }
+
+  // Merges one component into outputs appended to `out`.
+  Status merge_component(const std::vector<SstMeta>& comp, bool oldest,
+                         std::vector<SstMeta>* out, CompactionInfo* info) {
+    std::vector<std::unique_ptr<InternalIterator>> children;
+    int64_t min_write = INT64_MAX, max_write = INT64_MIN;
+    for (const auto& m : comp) {
+      ISLE_ASSIGN_OR_RETURN(auto reader, open_input(m));
+      children.push_back(new_sst_iterator(std::move(reader)));
+      min_write = std::min(min_write, m.min_write_ms);
+      max_write = std::max(max_write, m.max_write_ms);
+    }
+    auto it = new_merging_iterator(std::move(children));
+    const auto now = static_cast<uint64_t>(clock_->now_ms());
+
+    std::unique_ptr<StringSink> sink;
+    std::unique_ptr<SstBuilder> builder;
+    std::set<std::string> blobs;
+    uint64_t deletes = 0;
+    auto finish_output = [&]() -> Status {
+      if (!builder) return Status::OK();
+      ISLE_ASSIGN_OR_RETURN(SstInfo sst, builder->finish());
+      builder.reset();
+      if (sst.properties.num_entries == 0) return Status::OK();
+      SstMeta m;
+      m.id = random_token();
+      m.size = sst.size;
+      m.sha256 = sst.sha256;
+      m.min_key = sst.properties.min_user_key;
+      m.max_key = sst.properties.max_user_key;
+      m.seq_lo = sst.properties.min_sequence;
+      m.seq_hi = sst.properties.max_sequence;
+      m.min_write_ms = min_write;
+      m.max_write_ms = max_write;
+      m.num_entries = sst.properties.num_entries;
+      m.num_deletes = deletes;
+      m.level = 1;
+      m.blobs.assign(blobs.begin(), blobs.end());
+      info->output_bytes += m.size;
+      info->entries_out += m.num_entries;
+      info->outputs.push_back(m.id);
+      ISLE_RETURN_IF_ERROR(start_upload(m.id, sink->release()));
+      out->push_back(std::move(m));
+      blobs.clear();
+      deletes = 0;
+      return Status::OK();
+    };
+
+    std::string current;  // user key whose newest version was handled
+    bool have_current = false;
+    for (it->seek_to_first(); it->valid(); it->next()) {
+      ParsedInternalKey pk;
+      if (!parse_internal_key(it->key(), &pk)) {
+        return Status::Corruption("compaction input holds a malformed internal key");
+      }
+      if (have_current && pk.user_key == current) continue;  // shadowed
+      current.assign(pk.user_key.data(), pk.user_key.size());
+      have_current = true;
+      std::string_view payload;
+      uint64_t expires = 0;
+      if (!decode_entry_value(pk.has_expiry, it->value(), &payload, &expires)) {
+        return Status::Corruption("compaction input holds a malformed entry value");
+      }
+      if (oldest) {
+        if (pk.kind == ValueKind::kDelete) continue;
+        if (pk.has_expiry && expires <= now) continue;
+      }
+      if (!builder) {
+        sink = std::make_unique<StringSink>();
+        sink->reserve(static_cast<size_t>(std::min<uint64_t>(o_.target_sst_size, 256u << 20)) +
+                      (64u << 10));
+        SstBuilderOptions bo;
+        bo.block_size = o_.block_size;
+        bo.bloom_bits_per_key = o_.bloom_bits_per_key;
+        bo.compression = to_compression_type(o_.compression);
+        if (min_write != INT64_MAX) {
+          bo.min_write_time_ms = min_write;
+          bo.max_write_time_ms = max_write;
+        }
+        builder = std::make_unique<SstBuilder>(bo, sink.get());
+      }
+      ISLE_RETURN_IF_ERROR(builder->add(it->key(), it->value()));
+      if (pk.kind == ValueKind::kDelete) deletes++;
+      if (pk.kind == ValueKind::kBlobRef) {
+        auto ref = decode_blob_ref(payload);
+        if (!ref) return Status::Corruption("compaction input holds a malformed blob reference");
+        blobs.insert(ref->sha256_hex);
+      }
+      if (builder->estimated_size() >= o_.target_sst_size) {
+        ISLE_RETURN_IF_ERROR(finish_output());
+      }
+    }
+    ISLE_RETURN_IF_ERROR(it->status());
+    return finish_output();
+  }
+
+  Status execute(const Plan& plan, CompactionInfo* info) {
+    std::vector<SstMeta> outputs;
+    Status s;
+    for (const auto& comp : components(plan.inputs)) {
+      const SstMeta& only = comp.front();
+      const bool movable = comp.size() == 1 && !(plan.oldest && only.num_deletes > 0);
+      if (movable) {
+        SstMeta moved = only;
+        moved.level = 1;
+        info->moved.push_back(moved.id);
+        info->outputs.push_back(moved.id);
+        info->output_bytes += moved.size;
+        info->entries_out += moved.num_entries;
+        outputs.push_back(std::move(moved));
+        continue;
+      }
+      s = merge_component(comp, plan.oldest, &outputs, info);
+      if (!s.ok()) break;
+    }
+    Status up = wait_upload();
+    if (s.ok()) s = up;
+    if (!s.ok()) return s;
+
+    LogEntry e;
+    e.op = LogOp::kCompaction;
+    for (const auto& m : plan.inputs) e.inputs.push_back(m.id);
+    e.added = std::move(outputs);
+    e.run_id = "run-" + random_token().substr(0, 16);
+    auto pos = log_.append(std::move(e));
+    if (!pos.ok()) return pos.status();
+    info->log_position = *pos;
+    return Status::OK();
+  }
+
+  void maybe_snapshot() {
+    if (o_.snapshot_every <= 0) return;
+    if (log_.state().next_pos <
+        log_.known_log_seq_start() + static_cast<uint64_t>(o_.snapshot_every)) {
+      return;
+    }
+    (void)log_.write_snapshot();  // best effort; the next cycle tries again
+  }
+
+  void loop() {
+    std::unique_lock lk(bg_mu_);
+    while (!stopping_) {
+      lk.unlock();
+      auto r = run_once();
+      lk.lock();
+      if (!r.ok() && r.status().code() == Code::kFenced) break;
+      // More work may be waiting right away (e.g. L0 still over the
+      // threshold); otherwise sleep for the interval.
+      const bool did_work = r.ok() && !r->inputs.empty();
+      if (!did_work) bg_cv_.wait_for(lk, o_.check_interval, [&] { return stopping_; });
+    }
+  }
+
+  const ObjectStorePtr store_;
+  const DBOptions db_;
+  CompactorOptions o_;
+  Clock* const clock_;
+
+  mutable std::mutex run_mu_;  // one cycle at a time; guards log_
+  ManifestLog log_;
+  std::future<Status> upload_;
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool stopping_ = false;
+  std::thread bg_;
+};
+
+Result<std::unique_ptr<Compactor>> Compactor::open(ObjectStorePtr store, const DBOptions& db,
+                                                   CompactorOptions options) {
+  if (!store) return Status::InvalidArgument("Compactor::open: no object store");
+  if (options.l0_threshold < 1) return Status::InvalidArgument("l0_threshold < 1");
+  if (options.min_sources < 2 || options.max_sources < options.min_sources) {
+    return Status::InvalidArgument("need 2 <= min_sources <= max_sources");
+  }
+  if (options.size_ratio < 1.0) return Status::InvalidArgument("size_ratio < 1");
+  if (options.target_sst_size < 4096) return Status::InvalidArgument("target_sst_size < 4 KiB");
+  ObjectStorePtr scoped = engine_store(std::move(store), db.prefix, options.retry_backoff);
+  ManifestStoragePtr storage =
+      db.manifest_storage ? db.manifest_storage : object_store_manifest_storage(scoped);
+  auto impl = std::make_unique<Impl>(std::move(scoped), db, std::move(options), std::move(storage));
+  ISLE_RETURN_IF_ERROR(impl->open());
+  return std::make_unique<Compactor>(std::move(impl));
+}
+
+Compactor::Compactor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Compactor::~Compactor() = default;
+Result<CompactionInfo> Compactor::run_compaction() { return impl_->run_once(); }
+Status Compactor::start() { return impl_->start(); }
+void Compactor::stop() { impl_->stop(); }
+bool Compactor::is_fenced() const { return impl_->fenced(); }
+
+}  // namespace isle
