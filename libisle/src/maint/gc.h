@@ -1,0 +1,101 @@
+// The garbage collector's engine (the public contract is isle/gc.h; the
+// state object formats are gc_codec.h and docs/format/gc.md).
+//
+// How a run decides, and why it is safe:
+//   * Listing first, replay second: sstable/ and blobs/ are listed before
+//     the manifest is replayed, so every object a listing shows that was
+//     committed before the listing is live in the replayed state.
+//   * Nothing that left the live set escapes a mark: the checkpoint holds
+//     the live set at position `pos`; a run reads every log entry from
+//     `pos` to the end and marks (live at pos ∪ added since) − live now.
+//     Marks are written before the checkpoint advances, so a crash between
+//     the two only repeats work. Log entries are deleted only below a
+//     position every checkpoint has already passed.
+//   * With no checkpoint (the first run, or a checkpoint whose log window
+//     was collected) GC cannot know what left the live set when, so it
+//     adopts every unreferenced SST it lists as a mark with unknown blobs
+//     instead of deleting it, and the blob sweep waits until those marks
+//     are gone.
+//   * Times: marks and log_seq_start sightings are stamped with the clock
+//     read AFTER the replay that observed them (never earlier than the real
+//     event); object ages are judged against the clock read BEFORE the
+//     listing (the object was at least that old when it was unreferenced).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "isle/gc.h"
+#include "maint/gc_codec.h"
+#include "manifest/manifest_types.h"
+
+namespace isle {
+
+class GarbageCollector::Impl {
+ public:
+  // `store` is already scoped to the database prefix.
+  Impl(ObjectStorePtr store, GcOptions options);
+
+  Result<GcReport> run_once();
+
+ private:
+  // A GC state object and the ETag it was read with ("" = absent).
+  template <typename T>
+  struct Versioned {
+    std::optional<T> value;
+    std::string etag;
+  };
+
+  // What the analysis phase learned about the database.
+  struct Analysis {
+    uint64_t log_position = 0;
+    uint64_t log_seq_start = 1;  // CURRENT's (= the position of the snapshot it names)
+    std::map<std::string, std::vector<std::string>> live;  // id -> blobs
+    PendingMarks pending;                                // after this run's marks
+    GcCheckpoint checkpoint;                             // as written (or would be)
+    bool adopted = false;                                // ran without a usable checkpoint
+  };
+
+  Result<Versioned<PendingMarks>> read_pending();
+  Result<Versioned<GcCheckpoint>> read_checkpoint();
+  // Writes `bytes` to `key` if its ETag is still `etag` ("" = create-only).
+  // PreconditionFailed when another collector got there first.
+  Status write_state(std::string_view key, const std::string& bytes, const std::string& etag);
+
+  // Replays the manifest, marks what left the live set, advances the
+  // checkpoint. `listed_ssts` (ids) are the SST objects listed before.
+  Result<Analysis> analyse(const std::vector<std::string>& listed_ssts, GcReport* report);
+  // One attempt of analyse(); nullopt = lost a race, try again.
+  Result<std::optional<Analysis>> analyse_once(const std::vector<std::string>& listed_ssts,
+                                               GcReport* report);
+  // Reads log entry `pos` straight from the manifest storage (nullopt:
+  // NotFound).
+  Result<std::optional<LogEntry>> read_log_entry(uint64_t pos);
+  // Adds `add` to the pending marks and removes `drop` from them, by
+  // compare-and-swap (re-read and re-apply on conflict). Returns the marks
+  // as written (in a dry run: as they would be).
+  Result<PendingMarks> update_pending(const std::vector<PendingMark>& add,
+                                      const std::set<std::string>& drop, size_t* added);
+
+  // Deletes `keys` in batches; returns the keys that are gone. Keys the
+  // store refused are counted in report->delete_failures. In a dry run
+  // deletes nothing and returns all of them.
+  Result<std::vector<std::string>> delete_keys(const std::vector<std::string>& keys,
+                                               GcReport* report);
+  // Keys `under` (a "manifest/log/" style folder) whose 20-digit position
+  // is below `limit`, excluding position `keep`.
+  Result<std::vector<std::string>> list_positions_below(std::string_view under,
+                                                        std::string_view suffix, uint64_t limit,
+                                                        uint64_t keep);
+
+  ObjectStorePtr store_;
+  GcOptions options_;
+  Clock* clock_;
+  ManifestStoragePtr manifest_;
+  bool manifest_is_ours_;  // the manifest lives in store_: GC may list and delete it
+};
+
+}  // namespace isle

@@ -1,0 +1,173 @@
+// JSON codec for GC's state objects; see gc_codec.h. nlohmann-json stays in
+// this file: its exceptions are caught at each decode boundary and turned
+// into Corruption, so none crosses the API.
+#include "maint/gc_codec.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace isle {
+
+using nlohmann::json;
+
+namespace {
+
+// Thrown inside this file only; caught in decode().
+struct DecodeError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& m) { throw DecodeError{m}; }
+
+const json& field(const json& j, const char* name) {
+  if (!j.is_object()) fail("expected an object");
+  auto it = j.find(name);
+  if (it == j.end()) fail(std::string("missing field \"") + name + "\"");
+  return *it;
+}
+
+uint64_t get_u64(const json& j, const char* name) {
+  const json& v = field(j, name);
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  if (v.is_number_integer() && v.get<int64_t>() >= 0) return v.get<uint64_t>();
+  fail(std::string("field \"") + name + "\" is not an unsigned integer");
+}
+
+int64_t get_i64(const json& j, const char* name) {
+  const json& v = field(j, name);
+  if (!v.is_number_integer()) fail(std::string("field \"") + name + "\" is not an integer");
+  return v.get<int64_t>();
+}
+
+std::string get_str(const json& j, const char* name) {
+  const json& v = field(j, name);
+  if (!v.is_string()) fail(std::string("field \"") + name + "\" is not a string");
+  return v.get<std::string>();
+}
+
+const json& get_array(const json& j, const char* name) {
+  const json& v = field(j, name);
+  if (!v.is_array()) fail(std::string("field \"") + name + "\" is not an array");
+  return v;
+}
+
+std::vector<std::string> get_str_array(const json& j, const char* name) {
+  std::vector<std::string> out;
+  for (const json& s : get_array(j, name)) {
+    if (!s.is_string()) fail(std::string("field \"") + name + "\" holds a non-string");
+    out.push_back(s.get<std::string>());
+  }
+  return out;
+}
+
+// Parses `bytes` as a JSON object of a known format and runs `body` on it.
+template <typename T, typename F>
+Result<T> decode(std::string_view bytes, std::string_view what, F body) {
+  try {
+    json j = json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Status::Corruption(std::string(what) + ": not valid JSON");
+    if (!j.is_object()) return Status::Corruption(std::string(what) + ": not a JSON object");
+    const uint64_t f = get_u64(j, "format");
+    if (f > static_cast<uint64_t>(kGcFormat)) {
+      return Status::NotSupported(std::string(what) + ": gc format " + std::to_string(f) +
+                                  " is newer than this build understands (" +
+                                  std::to_string(kGcFormat) + ")");
+    }
+    return body(j);
+  } catch (const DecodeError& e) {
+    return Status::Corruption(std::string(what) + ": " + e.message);
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string(what) + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+const PendingMark* PendingMarks::find(std::string_view id) const {
+  auto it = std::lower_bound(marks.begin(), marks.end(), id,
+                             [](const PendingMark& m, std::string_view k) { return m.id < k; });
+  return it != marks.end() && it->id == id ? &*it : nullptr;
+}
+
+bool PendingMarks::add(PendingMark m) {
+  auto it = std::lower_bound(marks.begin(), marks.end(), m.id,
+                             [](const PendingMark& a, const std::string& k) { return a.id < k; });
+  if (it != marks.end() && it->id == m.id) return false;
+  marks.insert(it, std::move(m));
+  return true;
+}
+
+bool PendingMarks::remove(std::string_view id) {
+  auto it = std::lower_bound(marks.begin(), marks.end(), id,
+                             [](const PendingMark& m, std::string_view k) { return m.id < k; });
+  if (it == marks.end() || it->id != id) return false;
+  marks.erase(it);
+  return true;
+}
+
+std::string encode_pending_marks(const PendingMarks& p) {
+  json marks = json::array();
+  for (const PendingMark& m : p.marks) {
+    json j = {{"id", m.id},
+              {"first_seen_ms", m.first_seen_ms},
+              {"due_ms", m.due_ms},
+              {"reason", m.reason}};
+    if (m.blobs) j["blobs"] = *m.blobs;
+    marks.push_back(std::move(j));
+  }
+  return json{{"format", kGcFormat}, {"marks", std::move(marks)}}.dump();
+}
+
+Result<PendingMarks> decode_pending_marks(std::string_view bytes, std::string_view what) {
+  return decode<PendingMarks>(bytes, what, [](const json& j) -> Result<PendingMarks> {
+    PendingMarks p;
+    for (const json& m : get_array(j, "marks")) {
+      PendingMark mark;
+      mark.id = get_str(m, "id");
+      mark.first_seen_ms = get_i64(m, "first_seen_ms");
+      mark.due_ms = get_i64(m, "due_ms");
+      if (m.contains("reason")) mark.reason = get_str(m, "reason");
+      if (m.contains("blobs")) mark.blobs = get_str_array(m, "blobs");
+      p.add(std::move(mark));  // sorts and drops duplicates of a hand-edited file
+    }
+    return p;
+  });
+}
+
+std::string encode_gc_checkpoint(const GcCheckpoint& c) {
+  json live = json::array();
+  for (const LiveSstRef& s : c.live) live.push_back({{"id", s.id}, {"blobs", s.blobs}});
+  json starts = json::array();
+  for (const LogStartSeen& s : c.log_starts) {
+    starts.push_back({{"log_seq_start", s.log_seq_start}, {"seen_at_ms", s.seen_at_ms}});
+  }
+  return json{{"format", kGcFormat},
+              {"pos", c.pos},
+              {"live", std::move(live)},
+              {"log_starts", std::move(starts)},
+              {"updated_ms", c.updated_ms}}
+      .dump();
+}
+
+Result<GcCheckpoint> decode_gc_checkpoint(std::string_view bytes, std::string_view what) {
+  return decode<GcCheckpoint>(bytes, what, [](const json& j) -> Result<GcCheckpoint> {
+    GcCheckpoint c;
+    c.pos = get_u64(j, "pos");
+    for (const json& s : get_array(j, "live")) {
+      c.live.push_back(LiveSstRef{get_str(s, "id"), get_str_array(s, "blobs")});
+    }
+    for (const json& s : get_array(j, "log_starts")) {
+      c.log_starts.push_back(LogStartSeen{get_u64(s, "log_seq_start"), get_i64(s, "seen_at_ms")});
+    }
+    if (j.contains("updated_ms")) c.updated_ms = get_i64(j, "updated_ms");
+    std::sort(c.live.begin(), c.live.end(),
+              [](const LiveSstRef& a, const LiveSstRef& b) { return a.id < b.id; });
+    std::sort(c.log_starts.begin(), c.log_starts.end(),
+              [](const LogStartSeen& a, const LogStartSeen& b) {
+                return a.log_seq_start < b.log_seq_start;
+              });
+    return c;
+  });
+}
+
+}  // namespace isle
