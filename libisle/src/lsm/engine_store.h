@@ -3,16 +3,30 @@
 // idempotent requests, such as every GET) are retried with jittered
 // backoff. Conditional puts are never retried blindly by that layer; the
 // manifest protocol resolves their unknown outcomes itself.
+//
+// Also the two other things every role (writer, reader, compactor, ...)
+// sets up the same way: its owner name and its manifest-log options.
 #pragma once
 
 #include <chrono>
 #include <string>
 
+#include "isle/clock.h"
 #include "isle/object_store.h"
+#include "manifest/manifest_log.h"
 
 namespace isle {
 
 ObjectStorePtr engine_store(ObjectStorePtr raw, const std::string& prefix,
                             std::chrono::milliseconds initial_backoff);
+
+// "<hostname>:<pid>:<8 random hex>": the owner a fence claim records when
+// the options name none.
+std::string default_owner_name();
+
+// The ManifestLog options of a role: its clock (nullptr = system), the
+// database's lease, and the role's retry backoff.
+ManifestLogOptions role_log_options(Clock* clock, std::chrono::milliseconds lease,
+                                    std::chrono::milliseconds retry_backoff);
 
 }  // namespace isle

@@ -161,11 +161,7 @@ class Reader::Impl {
   }
 
   ManifestLogOptions log_options() const {
-    ManifestLogOptions lo;
-    lo.clock = o_.clock;
-    lo.lease = o_.lease;
-    lo.retry_backoff = o_.retry_backoff;
-    return lo;
+    return role_log_options(o_.clock, o_.lease, o_.retry_backoff);
   }
 
   Status start() {

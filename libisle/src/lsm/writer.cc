@@ -21,7 +21,6 @@
 //     log entry: all of it becomes visible at once.
 #include "isle/writer.h"
 
-#include <unistd.h>
 
 #include <condition_variable>
 #include <span>
@@ -30,6 +29,7 @@
 #include <thread>
 
 #include "format/blob_ref.h"
+#include "lsm/engine_store.h"
 #include "lsm/memtable.h"
 #include "lsm/sst_from_memtable.h"
 #include "lsm/writer_impl.h"
@@ -42,12 +42,6 @@ namespace isle {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-std::string default_owner() {
-  char host[256] = {0};
-  if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
-  return std::string(host) + ":" + std::to_string(getpid()) + ":" + random_token().substr(0, 8);
-}
 
 // One write after validation, ready for the memtable.
 struct PreparedOp {
@@ -72,15 +66,11 @@ class Writer::Impl {
   ~Impl() { stop_thread(); }
 
   ManifestLogOptions log_options() const {
-    ManifestLogOptions lo;
-    lo.clock = db_.clock;
-    lo.lease = db_.lease;
-    lo.retry_backoff = o_.retry_backoff;
-    return lo;
+    return role_log_options(db_.clock, db_.lease, o_.retry_backoff);
   }
 
   Status start() {
-    if (o_.owner.empty()) o_.owner = default_owner();
+    if (o_.owner.empty()) o_.owner = default_owner_name();
     if (!o_.signing_key_pem.empty()) {
       auto s = Ed25519Signer::from_pem(o_.signing_key_pem);
       if (!s.ok()) return s.status().with_context("writer signing key");

@@ -22,7 +22,6 @@
 //     no-op whose outputs become orphans for GC — never duplicated data.
 #include "isle/compactor.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -46,12 +45,6 @@
 namespace isle {
 
 namespace {
-
-std::string default_owner() {
-  char host[256] = {0};
-  if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
-  return std::string(host) + ":" + std::to_string(getpid()) + ":" + random_token().substr(0, 8);
-}
 
 uint64_t run_bytes(const SortedRun& r) {
   uint64_t b = 0;
@@ -97,15 +90,11 @@ class Compactor::Impl {
   ~Impl() { stop(); }
 
   ManifestLogOptions log_options() const {
-    ManifestLogOptions lo;
-    lo.clock = db_.clock;
-    lo.lease = db_.lease;
-    lo.retry_backoff = o_.retry_backoff;
-    return lo;
+    return role_log_options(db_.clock, db_.lease, o_.retry_backoff);
   }
 
   Status open() {
-    if (o_.owner.empty()) o_.owner = default_owner();
+    if (o_.owner.empty()) o_.owner = default_owner_name();
     ISLE_RETURN_IF_ERROR(log_.open());
     return log_.claim(Role::kCompactor, o_.owner);
   }

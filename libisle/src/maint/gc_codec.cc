@@ -4,81 +4,17 @@
 #include "maint/gc_codec.h"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
+#include "manifest/json_fields.h"
 
 namespace isle {
 
-using nlohmann::json;
+using namespace json_fields;
 
 namespace {
 
-// Thrown inside this file only; caught in decode().
-struct DecodeError {
-  std::string message;
-};
-
-[[noreturn]] void fail(const std::string& m) { throw DecodeError{m}; }
-
-const json& field(const json& j, const char* name) {
-  if (!j.is_object()) fail("expected an object");
-  auto it = j.find(name);
-  if (it == j.end()) fail(std::string("missing field \"") + name + "\"");
-  return *it;
-}
-
-uint64_t get_u64(const json& j, const char* name) {
-  const json& v = field(j, name);
-  if (v.is_number_unsigned()) return v.get<uint64_t>();
-  if (v.is_number_integer() && v.get<int64_t>() >= 0) return v.get<uint64_t>();
-  fail(std::string("field \"") + name + "\" is not an unsigned integer");
-}
-
-int64_t get_i64(const json& j, const char* name) {
-  const json& v = field(j, name);
-  if (!v.is_number_integer()) fail(std::string("field \"") + name + "\" is not an integer");
-  return v.get<int64_t>();
-}
-
-std::string get_str(const json& j, const char* name) {
-  const json& v = field(j, name);
-  if (!v.is_string()) fail(std::string("field \"") + name + "\" is not a string");
-  return v.get<std::string>();
-}
-
-const json& get_array(const json& j, const char* name) {
-  const json& v = field(j, name);
-  if (!v.is_array()) fail(std::string("field \"") + name + "\" is not an array");
-  return v;
-}
-
-std::vector<std::string> get_str_array(const json& j, const char* name) {
-  std::vector<std::string> out;
-  for (const json& s : get_array(j, name)) {
-    if (!s.is_string()) fail(std::string("field \"") + name + "\" holds a non-string");
-    out.push_back(s.get<std::string>());
-  }
-  return out;
-}
-
-// Parses `bytes` as a JSON object of a known format and runs `body` on it.
 template <typename T, typename F>
 Result<T> decode(std::string_view bytes, std::string_view what, F body) {
-  try {
-    json j = json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) return Status::Corruption(std::string(what) + ": not valid JSON");
-    if (!j.is_object()) return Status::Corruption(std::string(what) + ": not a JSON object");
-    const uint64_t f = get_u64(j, "format");
-    if (f > static_cast<uint64_t>(kGcFormat)) {
-      return Status::NotSupported(std::string(what) + ": gc format " + std::to_string(f) +
-                                  " is newer than this build understands (" +
-                                  std::to_string(kGcFormat) + ")");
-    }
-    return body(j);
-  } catch (const DecodeError& e) {
-    return Status::Corruption(std::string(what) + ": " + e.message);
-  } catch (const std::exception& e) {
-    return Status::Corruption(std::string(what) + ": " + e.what());
-  }
+  return decode_object<T>(bytes, what, "gc", kGcFormat, /*format_required=*/true, body);
 }
 
 }  // namespace

@@ -3,77 +3,19 @@
 // and turned into Corruption, so none crosses the API.
 #include "manifest/manifest_codec.h"
 
-#include <nlohmann/json.hpp>
-
+#include "manifest/json_fields.h"
 #include "util/base64.h"
 
 namespace isle {
 
-using nlohmann::json;
+using namespace json_fields;
 
 namespace {
-
-// Thrown inside this file only; caught at each decode_* boundary.
-struct DecodeError {
-  std::string message;
-};
-
-[[noreturn]] void fail(const std::string& m) { throw DecodeError{m}; }
-
-const json& field(const json& j, const char* name) {
-  if (!j.is_object()) fail("expected an object");
-  auto it = j.find(name);
-  if (it == j.end()) fail(std::string("missing field \"") + name + "\"");
-  return *it;
-}
-
-uint64_t get_u64(const json& j, const char* name) {
-  const json& v = field(j, name);
-  if (!v.is_number_unsigned()) {
-    if (v.is_number_integer() && v.get<int64_t>() >= 0) return v.get<uint64_t>();
-    fail(std::string("field \"") + name + "\" is not an unsigned integer");
-  }
-  return v.get<uint64_t>();
-}
-
-uint64_t opt_u64(const json& j, const char* name, uint64_t dflt) {
-  return j.contains(name) ? get_u64(j, name) : dflt;
-}
-
-int64_t get_i64(const json& j, const char* name) {
-  const json& v = field(j, name);
-  if (!v.is_number_integer()) fail(std::string("field \"") + name + "\" is not an integer");
-  return v.get<int64_t>();
-}
-
-std::string get_str(const json& j, const char* name) {
-  const json& v = field(j, name);
-  if (!v.is_string()) fail(std::string("field \"") + name + "\" is not a string");
-  return v.get<std::string>();
-}
-
-std::string opt_str(const json& j, const char* name) {
-  return j.contains(name) ? get_str(j, name) : std::string();
-}
 
 std::string get_b64(const json& j, const char* name) {
   auto d = base64_decode(get_str(j, name));
   if (!d) fail(std::string("field \"") + name + "\" is not valid base64");
   return *d;
-}
-
-const json& get_array(const json& j, const char* name) {
-  const json& v = field(j, name);
-  if (!v.is_array()) fail(std::string("field \"") + name + "\" is not an array");
-  return v;
-}
-
-void check_format(const json& j) {
-  if (!j.contains("format")) return;
-  const uint64_t f = get_u64(j, "format");
-  if (f > static_cast<uint64_t>(kManifestFormat)) throw Status::NotSupported(
-      "manifest format " + std::to_string(f) + " is newer than this build understands (" +
-      std::to_string(kManifestFormat) + ")");
 }
 
 json sst_to_json(const SstMeta& m) {
@@ -154,19 +96,8 @@ std::array<Fence, kNumRoles> fences_from_json(const json& j) {
 
 template <typename T, typename F>
 Result<T> decode_with(std::string_view bytes, std::string_view what, F body) {
-  try {
-    json j = json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) return Status::Corruption(std::string(what) + ": not valid JSON");
-    if (!j.is_object()) return Status::Corruption(std::string(what) + ": not a JSON object");
-    check_format(j);
-    return body(j);
-  } catch (const DecodeError& e) {
-    return Status::Corruption(std::string(what) + ": " + e.message);
-  } catch (const Status& s) {
-    return s.with_context(what);
-  } catch (const json::exception& e) {
-    return Status::Corruption(std::string(what) + ": " + e.what());
-  }
+  return decode_object<T>(bytes, what, "manifest", kManifestFormat, /*format_required=*/false,
+                          body);
 }
 
 }  // namespace

@@ -355,6 +355,32 @@ TEST(ManifestLog, ZombieAfterCollectionIsFencedBeforeCreating) {
   expect_only_b_visible(env, opts);
 }
 
+// Writer A claims, then its create of its next position stalls in flight
+// while `takeover_role` takes over and collects the log (see
+// take_over_and_collect); then A's create lands. Returns A's append result.
+Result<uint64_t> stalled_create(Env& env, ManualClock& clock, const ManifestLogOptions& opts,
+                                Role takeover_role) {
+  ManifestLog a(env.storage, opts);
+  if (Status s = a.open(); !s.ok()) return s;
+  if (Status s = a.claim(Role::kWriter, "a"); !s.ok()) return s;
+  const std::string a_key = log_key(a.state().next_pos);
+  bool stalled = false;
+  env.fault->add_rule(FaultRule::on(StoreOp::kPut).key_equals(a_key).when([&](const FaultContext&) {
+    if (!stalled) {
+      stalled = true;
+      take_over_and_collect(env, clock, opts, takeover_role);  // on the inner store
+    }
+    return false;  // then let A's create through
+  }));
+  LogEntry e;
+  e.op = LogOp::kAddSstable;
+  e.added = {sst("zombie", 1, 5)};
+  auto r = a.append(e);
+  EXPECT_TRUE(stalled);
+  EXPECT_TRUE(env.mem->get(a_key).ok()) << "the zombie's create did land";
+  return r;
+}
+
 TEST(ManifestLog, ZombieStallingInsideTheCreateCannotBelieveItCommitted) {
   // Timeline:
   //   t0  A claims (epoch 1); its lease is fresh; it sends the create of
@@ -369,25 +395,8 @@ TEST(ManifestLog, ZombieStallingInsideTheCreateCannotBelieveItCommitted) {
   ManualClock clock;
   ManifestLogOptions opts = fast_options(&clock);
   opts.lease = std::chrono::milliseconds(1000);
-  ManifestLog a(env.storage, opts);
-  ASSERT_TRUE(a.open().ok());
-  ASSERT_TRUE(a.claim(Role::kWriter, "a").ok());
-  const std::string a_key = log_key(a.state().next_pos);
-  bool stalled = false;
-  env.fault->add_rule(FaultRule::on(StoreOp::kPut).key_equals(a_key).when([&](const FaultContext&) {
-    if (!stalled) {
-      stalled = true;
-      take_over_and_collect(env, clock, opts);  // B works on the inner store
-    }
-    return false;  // then let A's create through
-  }));
-  LogEntry e;
-  e.op = LogOp::kAddSstable;
-  e.added = {sst("zombie", 1, 5)};
-  auto r = a.append(e);
-  ASSERT_TRUE(stalled);
+  auto r = stalled_create(env, clock, opts, Role::kWriter);
   EXPECT_EQ(r.status().code(), Code::kFenced) << r.status().to_string();
-  EXPECT_TRUE(env.mem->get(a_key).ok()) << "the zombie's create did land";
   expect_only_b_visible(env, opts);
 }
 
@@ -400,23 +409,7 @@ TEST(ManifestLog, CreateLandingBelowLogSeqStartIsNotACommit) {
   ManualClock clock;
   ManifestLogOptions opts = fast_options(&clock);
   opts.lease = std::chrono::milliseconds(1000);
-  ManifestLog a(env.storage, opts);
-  ASSERT_TRUE(a.open().ok());
-  ASSERT_TRUE(a.claim(Role::kWriter, "a").ok());
-  const std::string a_key = log_key(a.state().next_pos);
-  bool stalled = false;
-  env.fault->add_rule(FaultRule::on(StoreOp::kPut).key_equals(a_key).when([&](const FaultContext&) {
-    if (!stalled) {
-      stalled = true;
-      take_over_and_collect(env, clock, opts, Role::kCompactor);
-    }
-    return false;
-  }));
-  LogEntry e;
-  e.op = LogOp::kAddSstable;
-  e.added = {sst("lost", 1, 5)};
-  auto r = a.append(e);
-  ASSERT_TRUE(stalled);
+  auto r = stalled_create(env, clock, opts, Role::kCompactor);
   EXPECT_EQ(r.status().code(), Code::kFenced) << r.status().to_string();
   ManifestLog reader(object_store_manifest_storage(env.mem), opts);
   ASSERT_TRUE(reader.open().ok());
