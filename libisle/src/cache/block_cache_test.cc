@@ -217,15 +217,8 @@ TEST(BlockCache, StressManyThreadsTinyBudget) {
 }
 
 TEST(BlockCache, ServesSstReaderAsItsHook) {
-  std::vector<sst_testing::ModelEntry> model;
-  for (int i = 0; i < 2000; i++) {
-    sst_testing::ModelEntry e;
-    char uk[32];
-    std::snprintf(uk, sizeof(uk), "user/%06d", i);
-    append_internal_key(&e.ikey, uk, 10 + i, ValueKind::kPut, false);
-    e.value = "v" + std::to_string(i);
-    model.push_back(std::move(e));
-  }
+  const auto model = sst_testing::numbered_entries(2000, "user/", 10,
+                                                   [](int i) { return "v" + std::to_string(i); });
   auto bytes = sst_testing::build_sst(model, {});
   ASSERT_TRUE(bytes.ok());
   auto cache = std::make_shared<BlockCache>(8 << 20);

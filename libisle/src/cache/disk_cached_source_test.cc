@@ -124,15 +124,8 @@ TEST(DiskCachedSource, BadlyShapedEntriesAndInnerErrorsAreNotServed) {
 }
 
 TEST(DiskCachedSource, SstReaderReopenNeedsNoInnerRead) {
-  std::vector<sst_testing::ModelEntry> model;
-  for (int i = 0; i < 3000; i++) {
-    sst_testing::ModelEntry e;
-    char uk[32];
-    std::snprintf(uk, sizeof(uk), "user/%06d", i);
-    append_internal_key(&e.ikey, uk, 10 + i, ValueKind::kPut, false);
-    e.value = "value" + std::to_string(i);
-    model.push_back(std::move(e));
-  }
+  const auto model = sst_testing::numbered_entries(
+      3000, "user/", 10, [](int i) { return "value" + std::to_string(i); });
   auto bytes = sst_testing::build_sst(model, {});
   ASSERT_TRUE(bytes.ok());
   testing::TempDir tmp;
@@ -143,9 +136,7 @@ TEST(DiskCachedSource, SstReaderReopenNeedsNoInnerRead) {
     auto r = SstReader::open(std::make_shared<DiskCachedSource>(inner, cache, "000123"));
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     for (int i : {0, 1500, 2999}) {
-      char uk[32];
-      std::snprintf(uk, sizeof(uk), "user/%06d", i);
-      auto g = (*r)->get(uk);
+      auto g = (*r)->get(sst_testing::numbered_key("user/", i));
       ASSERT_TRUE(g.ok() && g->has_value());
       EXPECT_EQ((*g)->value, "value" + std::to_string(i));
     }

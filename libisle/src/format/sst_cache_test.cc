@@ -61,15 +61,8 @@ class FlakySource : public MemorySource {
 };
 
 std::string make_sst(int n) {
-  std::vector<ModelEntry> model;
-  for (int i = 0; i < n; i++) {
-    ModelEntry e;
-    char uk[32];
-    std::snprintf(uk, sizeof(uk), "key/%06d", i);
-    append_internal_key(&e.ikey, uk, 100 + i, ValueKind::kPut, false);
-    e.value = "value-" + std::to_string(i) + std::string(40, 'x');
-    model.push_back(std::move(e));
-  }
+  const std::vector<ModelEntry> model = sst_testing::numbered_entries(
+      n, "key/", 100, [](int i) { return "value-" + std::to_string(i) + std::string(40, 'x'); });
   SstBuilderOptions o;
   o.block_size = 512;  // many data blocks
   auto bytes = sst_testing::build_sst(model, o);

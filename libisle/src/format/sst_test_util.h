@@ -3,6 +3,8 @@
 // SST into memory, and reading everything back.
 #pragma once
 
+#include <cstdio>
+
 #include <algorithm>
 #include <optional>
 #include <set>
@@ -96,6 +98,28 @@ inline std::optional<SstEntry> model_get(const std::vector<ModelEntry>& m,
   decode_entry_value(p.has_expiry, it->value, &payload, &e.expires_at_ms);
   e.value = std::string(payload);
   return e;
+}
+
+// `n` puts of the keys "<prefix>000000", "<prefix>000001", ... (sequences
+// first_seq, first_seq+1, ...) with values value_of(i): a plain, sorted
+// model for tests that need "an SST with n numbered keys".
+inline std::string numbered_key(const std::string& prefix, int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%06d", i);
+  return prefix + buf;
+}
+template <typename ValueOf>
+std::vector<ModelEntry> numbered_entries(int n, const std::string& prefix, uint64_t first_seq,
+                                         ValueOf value_of) {
+  std::vector<ModelEntry> model;
+  for (int i = 0; i < n; i++) {
+    ModelEntry e;
+    append_internal_key(&e.ikey, numbered_key(prefix, i), first_seq + static_cast<uint64_t>(i),
+                        ValueKind::kPut, false);
+    e.value = value_of(i);
+    model.push_back(std::move(e));
+  }
+  return model;
 }
 
 // Builds an SST in memory; the Result carries the file bytes.
