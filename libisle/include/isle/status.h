@@ -24,6 +24,8 @@
 //   Fenced              another process owns this role now; terminal.
 //   Backpressure        too much unflushed data; retry later.
 //   Aborted             the operation was cancelled or the object closed.
+//   ChangeCursorExpired a change-feed cursor is older than the history the
+//                       database still keeps; resume from a bootstrap.
 #pragma once
 
 #include <cassert>
@@ -49,6 +51,7 @@ enum class Code : unsigned char {
   kFenced,
   kBackpressure,
   kAborted,
+  kChangeCursorExpired,
 };
 
 // Stable lower-case name of a code, e.g. "not_found". Used in logs and in
@@ -74,6 +77,9 @@ class [[nodiscard]] Status {
   static Status Fenced(std::string m) { return {Code::kFenced, std::move(m)}; }
   static Status Backpressure(std::string m) { return {Code::kBackpressure, std::move(m)}; }
   static Status Aborted(std::string m) { return {Code::kAborted, std::move(m)}; }
+  static Status ChangeCursorExpired(std::string m) {
+    return {Code::kChangeCursorExpired, std::move(m)};
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -84,6 +90,7 @@ class [[nodiscard]] Status {
   bool is_corruption() const { return code_ == Code::kCorruption; }
   bool is_invalid_argument() const { return code_ == Code::kInvalidArgument; }
   bool is_unknown_outcome() const { return code_ == Code::kUnknownOutcome; }
+  bool is_change_cursor_expired() const { return code_ == Code::kChangeCursorExpired; }
   // Transient and Throttled: safe to retry an idempotent request.
   bool is_retryable() const { return code_ == Code::kTransient || code_ == Code::kThrottled; }
 

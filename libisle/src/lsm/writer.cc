@@ -408,6 +408,9 @@ class Writer::Impl {
     e.added = {p.sst.meta};
     e.last_seq = p.sst.meta.seq_hi;
     e.seq_reserved = p.sst.meta.seq_hi + o_.seq_reserve;
+    // Only compactor and retention entries can come between now and the
+    // commit (a writer claim fences us), so this stays true on a retry.
+    e.prev_data_seq = log_.state().data_seq;
     auto pos = log_.append(std::move(e));
     if (!pos.ok()) {
       if (log_.fenced()) return Status::Fenced(log_.fenced_reason());

@@ -45,6 +45,12 @@ inline uint64_t opt_u64(const json& j, const char* name, uint64_t dflt) {
   return j.contains(name) ? get_u64(j, name) : dflt;
 }
 
+inline bool opt_bool(const json& j, const char* name, bool dflt) {
+  if (!j.contains(name)) return dflt;
+  const json& v = j.at(name);
+  if (!v.is_boolean()) fail(std::string("field \"") + name + "\" is not true or false");
+  return v.get<bool>();
+}
 inline int64_t get_i64(const json& j, const char* name) {
   const json& v = field(j, name);
   if (!v.is_number_integer()) fail(std::string("field \"") + name + "\" is not an integer");

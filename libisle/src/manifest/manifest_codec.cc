@@ -120,6 +120,7 @@ std::string encode_entry(const LogEntry& e) {
       j["sstable"] = e.added.empty() ? json(nullptr) : sst_to_json(e.added.front());
       j["last_seq"] = e.last_seq;
       j["seq_reserved"] = e.seq_reserved;
+      j["prev_data_seq"] = e.prev_data_seq;
       break;
     case LogOp::kCompaction: {
       json out = json::array();
@@ -162,6 +163,7 @@ Result<LogEntry> decode_entry(std::string_view bytes, std::string_view what) {
         e.added.push_back(sst_from_json(field(j, "sstable")));
         e.last_seq = get_u64(j, "last_seq");
         e.seq_reserved = opt_u64(j, "seq_reserved", 0);
+        e.prev_data_seq = opt_u64(j, "prev_data_seq", 0);
         break;
       case LogOp::kCompaction:
         for (const auto& s : get_array(j, "outputs")) e.added.push_back(sst_from_json(s));
@@ -190,6 +192,8 @@ std::string encode_snapshot(const ManifestState& s) {
     for (const auto& m : r.ssts) ssts.push_back(sst_to_json(m));
     runs.push_back({{"id", r.id}, {"ssts", std::move(ssts)}});
   }
+  json claims = json::array();
+  for (const auto& c : s.writer_claims) claims.push_back({{"seq", c.pos}, {"epoch", c.epoch}});
   json j = {{"format", kManifestFormat},
             {"next_seq", s.next_pos},
             {"log_seq_start", s.next_pos},
@@ -199,7 +203,10 @@ std::string encode_snapshot(const ManifestState& s) {
             {"last_seq", s.last_seq},
             {"seq_reserved", s.seq_reserved},
             {"entries_applied", s.entries_applied},
-            {"entries_skipped", s.entries_skipped}};
+            {"entries_skipped", s.entries_skipped},
+            {"data_seq", s.data_seq},
+            {"writer_claims", std::move(claims)},
+            {"writer_claims_trimmed", s.writer_claims_trimmed}};
   return j.dump();
 }
 
@@ -221,6 +228,20 @@ Result<ManifestState> decode_snapshot(std::string_view bytes, std::string_view w
     s.seq_reserved = opt_u64(j, "seq_reserved", 0);
     s.entries_applied = opt_u64(j, "entries_applied", 0);
     s.entries_skipped = opt_u64(j, "entries_skipped", 0);
+    s.data_seq = opt_u64(j, "data_seq", 0);
+    if (j.contains("writer_claims")) {
+      uint64_t prev = 0;
+      for (const auto& c : get_array(j, "writer_claims")) {
+        WriterClaim wc{get_u64(c, "seq"), get_u64(c, "epoch")};
+        if (wc.pos <= prev || wc.pos >= s.next_pos) fail("writer_claims out of order");
+        prev = wc.pos;
+        s.writer_claims.push_back(wc);
+      }
+      s.writer_claims_trimmed = opt_bool(j, "writer_claims_trimmed", false);
+    } else {
+      // An older snapshot: the claims before it are unknown.
+      s.writer_claims_trimmed = true;
+    }
     return s;
   });
 }

@@ -93,6 +93,17 @@ bool ManifestState::is_live(std::string_view id) const {
   return false;
 }
 
+std::optional<uint64_t> ManifestState::writer_epoch_at(uint64_t pos) const {
+  // The last claim strictly before pos decides.
+  auto it = std::lower_bound(writer_claims.begin(), writer_claims.end(), pos,
+                             [](const WriterClaim& c, uint64_t p) { return c.pos < p; });
+  if (it == writer_claims.begin()) {
+    if (writer_claims_trimmed) return std::nullopt;
+    return uint64_t{0};
+  }
+  return std::prev(it)->epoch;
+}
+
 namespace {
 template <typename F>
 void for_each_live(const ManifestState& st, F f) {
@@ -175,12 +186,20 @@ Result<ApplyOutcome> apply_entry(ManifestState* st, const LogEntry& e) {
       f.claimed_at_ms = e.ts_ms;
       st->last_seq = std::max(st->last_seq, e.seq_floor);
       st->seq_reserved = std::max(st->seq_reserved, e.seq_reserved);
+      if (e.role == Role::kWriter) {
+        st->writer_claims.push_back(WriterClaim{e.pos, e.epoch});
+        if (st->writer_claims.size() > ManifestState::kMaxWriterClaims) {
+          st->writer_claims.erase(st->writer_claims.begin());
+          st->writer_claims_trimmed = true;
+        }
+      }
       break;
     }
     case LogOp::kAddSstable:
       for (const auto& s : e.added) {
         st->l0.push_back(s);
         st->last_seq = std::max(st->last_seq, s.seq_hi);
+        st->data_seq = std::max(st->data_seq, s.seq_hi);
       }
       st->last_seq = std::max(st->last_seq, e.last_seq);
       st->seq_reserved = std::max(st->seq_reserved, e.seq_reserved);

@@ -101,6 +101,10 @@ TEST(ManifestCodec, SnapshotAndCurrentRoundTrip) {
   EXPECT_EQ(d->runs, s.runs);
   EXPECT_EQ(d->fences, s.fences);
   EXPECT_EQ(d->last_seq, s.last_seq);
+  EXPECT_EQ(d->data_seq, 3u);
+  EXPECT_EQ(d->writer_claims, s.writer_claims);
+  EXPECT_FALSE(d->writer_claims_trimmed);
+  EXPECT_EQ(*d, s) << "every field survives a snapshot";
 
   CurrentPointer c;
   c.snapshot_pos = 5;
@@ -112,6 +116,47 @@ TEST(ManifestCodec, SnapshotAndCurrentRoundTrip) {
   auto dc = decode_current(encode_current(c), "CURRENT");
   ASSERT_TRUE(dc.ok()) << dc.status().to_string();
   EXPECT_EQ(*dc, c);
+}
+
+TEST(ManifestReplay, WriterClaimsAndDataSeqServeTheChangeFeed) {
+  ManifestState s;
+  ASSERT_TRUE(apply_entry(&s, claim_entry(1, Role::kWriter, 1)).ok());
+  LogEntry a = add_entry(2, 1, sst("a", 1, 5));
+  a.seq_reserved = 100;  // reserved sequences are not data
+  ASSERT_TRUE(apply_entry(&s, a).ok());
+  ASSERT_TRUE(apply_entry(&s, claim_entry(3, Role::kCompactor, 1)).ok());
+  ASSERT_TRUE(apply_entry(&s, claim_entry(4, Role::kWriter, 2)).ok());
+  ASSERT_EQ(*apply_entry(&s, add_entry(5, 1, sst("z", 50, 60))), ApplyOutcome::kStaleEpoch);
+  ASSERT_TRUE(apply_entry(&s, add_entry(6, 2, sst("b", 101, 110))).ok());
+  EXPECT_EQ(s.data_seq, 110u);
+  EXPECT_EQ(s.seq_reserved, 100u);
+  EXPECT_EQ(s.writer_claims, (std::vector<WriterClaim>{{1, 1}, {4, 2}}));
+  // The claim at a position decides from the next position on.
+  EXPECT_EQ(s.writer_epoch_at(1), 0u);
+  EXPECT_EQ(s.writer_epoch_at(2), 1u);
+  EXPECT_EQ(s.writer_epoch_at(4), 1u);
+  EXPECT_EQ(s.writer_epoch_at(5), 2u);
+  EXPECT_EQ(s.writer_epoch_at(6), 2u);
+
+  // Only the newest claims are kept; older positions become unknown.
+  ManifestState many;
+  for (uint64_t i = 1; i <= ManifestState::kMaxWriterClaims + 5; i++) {
+    ASSERT_TRUE(apply_entry(&many, claim_entry(i, Role::kWriter, i)).ok());
+  }
+  EXPECT_EQ(many.writer_claims.size(), ManifestState::kMaxWriterClaims);
+  EXPECT_TRUE(many.writer_claims_trimmed);
+  EXPECT_EQ(many.writer_epoch_at(3), std::nullopt);
+  EXPECT_EQ(many.writer_epoch_at(ManifestState::kMaxWriterClaims + 5), ManifestState::kMaxWriterClaims + 4);
+
+  // A snapshot from before claims were recorded: the history is unknown.
+  auto old = decode_snapshot(R"({"format":1,"next_seq":7,"log_seq_start":7,"fences":{},"l0":[],)"
+                             R"("runs":[],"last_seq":3})", "old");
+  ASSERT_TRUE(old.ok()) << old.status().to_string();
+  EXPECT_TRUE(old->writer_claims_trimmed);
+  EXPECT_EQ(old->writer_epoch_at(5), std::nullopt);
+  auto bad = decode_snapshot(R"({"format":1,"next_seq":7,"log_seq_start":7,"fences":{},"l0":[],)"
+                             R"("runs":[],"last_seq":3,"writer_claims":[{"seq":9,"epoch":1}]})", "bad");
+  EXPECT_TRUE(bad.status().is_corruption()) << "a claim at or past next_seq";
 }
 
 TEST(ManifestCodec, BadInputIsCorruptionNeverACrash) {

@@ -100,6 +100,11 @@ struct LogEntry {
   std::vector<SstMeta> added;
   uint64_t last_seq = 0;
   uint64_t seq_reserved = 0;
+  // add_sstable: the highest data sequence in any SST a writer committed
+  // before this entry (ManifestState::data_seq as the writer saw it). The
+  // change feed uses it to tell whether history before this entry that
+  // has been collected could still hold changes a cursor has not seen.
+  uint64_t prev_data_seq = 0;
 
   // compaction (compactor): inputs removed, `added` becomes run `run_id`.
   // remove_sstables (retention): inputs removed.
@@ -112,8 +117,19 @@ struct LogEntry {
   friend bool operator==(const LogEntry&, const LogEntry&) = default;
 };
 
+// A valid writer fence_claim: from position `pos` on, writer entries
+// count only with this epoch (until the next claim).
+struct WriterClaim {
+  uint64_t pos = 0;
+  uint64_t epoch = 0;
+  friend bool operator==(const WriterClaim&, const WriterClaim&) = default;
+};
+
 // The replayed state of the manifest: what a reader serves.
 struct ManifestState {
+  // How many writer claims the state remembers (writer_claims).
+  static constexpr size_t kMaxWriterClaims = 1024;
+
   // Every log entry below next_pos has been applied (or skipped); the next
   // one to read is next_pos. A fresh database starts at 1.
   uint64_t next_pos = 1;
@@ -126,6 +142,17 @@ struct ManifestState {
   uint64_t seq_reserved = 0;      // highest sequence any writer may have handed out
   uint64_t entries_applied = 0;   // valid entries since the database began
   uint64_t entries_skipped = 0;   // invalid (superseded epoch, stale inputs)
+  // Highest seq_hi of any valid add_sstable so far: the newest change in
+  // the data (the change-feed cursor of this state). Unlike last_seq it
+  // never includes sequences that were only reserved or handed out.
+  uint64_t data_seq = 0;
+  // The most recent valid writer claims, oldest first (at most
+  // kMaxWriterClaims). They let the change feed judge a log entry that
+  // lies below log_seq_start without replaying from the beginning.
+  std::vector<WriterClaim> writer_claims;
+  // True once older claims were dropped from writer_claims (or the state
+  // came from a snapshot that did not record them).
+  bool writer_claims_trimmed = false;
 
   friend bool operator==(const ManifestState&, const ManifestState&) = default;
 
@@ -138,6 +165,10 @@ struct ManifestState {
   uint64_t live_bytes() const;
   // True when an SST with this id is live (in L0 or a run).
   bool is_live(std::string_view sst_id) const;
+  // The writer epoch whose add_sstable entries count at log position
+  // `pos` (0 = no writer had claimed yet), or nullopt when the claims
+  // that old are no longer remembered. Only meaningful for pos < next_pos.
+  std::optional<uint64_t> writer_epoch_at(uint64_t pos) const;
   // max_lsn over live SSTs / min_lsn over live SSTs, when every one has them.
   std::optional<uint64_t> max_committed_lsn() const;
   std::optional<uint64_t> low_watermark_lsn() const;

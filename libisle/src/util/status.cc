@@ -19,6 +19,7 @@ std::string_view code_name(Code code) {
     case Code::kFenced: return "fenced";
     case Code::kBackpressure: return "backpressure";
     case Code::kAborted: return "aborted";
+    case Code::kChangeCursorExpired: return "change_cursor_expired";
   }
   return "unknown";
 }
