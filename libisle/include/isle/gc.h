@@ -15,8 +15,11 @@
 //   5. blob sweep: deletes blobs referenced by no live and no marked SST,
 //      older than the grace;
 //   6. deletes manifest/log/<p> and manifest/snapshots/<p> for p below a
-//      log_seq_start that GC first observed at least a grace ago (never the
-//      snapshot CURRENT names).
+//      log_seq_start that GC first observed at least a grace ago (log
+//      entries: at least change_retention ago) — never the snapshot
+//      CURRENT names.
+// SSTs a writer published (L0) are kept for max(grace, change_retention)
+// after they leave the live set: they are the change feed's history.
 //
 // Safety contract: an object is deleted only after it has been unreferenced
 // for at least the grace, judged by this collector's clock (marks) or by the
@@ -66,6 +69,12 @@ struct GcOptions {
   ManifestStoragePtr manifest_storage;
   // The manifest lease of the database (DBOptions::lease).
   std::chrono::milliseconds lease{30'000};
+  // How long the change feed's history stays (TailingReader, changes
+  // mode): an SST a writer published and log entries below log_seq_start
+  // are deleted no sooner than this after they left the live set / the
+  // log (and never before the grace). A tail cursor older than that gets
+  // ChangeCursorExpired. 0 = only the grace.
+  std::chrono::milliseconds change_retention{3'600'000};
 };
 
 struct GcReport {

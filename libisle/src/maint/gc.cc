@@ -63,8 +63,12 @@ std::optional<uint64_t> position_of(std::string_view key, std::string_view dir,
   return v;
 }
 
-void collect_live(const ManifestState& s, std::map<std::string, std::vector<std::string>>* out) {
-  for (const SstMeta& m : s.l0) (*out)[m.id] = m.blobs;
+void collect_live(const ManifestState& s, std::map<std::string, std::vector<std::string>>* out,
+                  std::set<std::string>* l0) {
+  for (const SstMeta& m : s.l0) {
+    (*out)[m.id] = m.blobs;
+    l0->insert(m.id);
+  }
   for (const SortedRun& r : s.runs) {
     for (const SstMeta& m : r.ssts) (*out)[m.id] = m.blobs;
   }
@@ -179,6 +183,13 @@ Result<std::optional<GarbageCollector::Impl::Analysis>> GarbageCollector::Impl::
   // Replay with a fresh log handle: it loads CURRENT's snapshot and then
   // reports every entry from there on, contiguously.
   std::map<std::string, std::vector<std::string>> added;  // id -> blobs, in the window
+  std::set<std::string> added_l0;  // ... of those, published by a writer (change history)
+  auto note_added = [&](const LogEntry& e) {
+    for (const SstMeta& m : e.added) {
+      added[m.id] = m.blobs;
+      if (e.op == LogOp::kAddSstable) added_l0.insert(m.id);
+    }
+  };
   const uint64_t window_from = cp.value ? cp.value->pos : 0;
   ManifestLogOptions lo;
   lo.clock = clock_;
@@ -190,7 +201,7 @@ Result<std::optional<GarbageCollector::Impl::Analysis>> GarbageCollector::Impl::
     // Skipped entries count too: an SST that was never live gets a mark
     // instead of being treated as an orphan, which is only slower.
     if (e.pos < window_from) return;
-    for (const SstMeta& m : e.added) added[m.id] = m.blobs;
+    note_added(e);
   };
   ManifestLog log(manifest_, lo);
   Status opened = log.open();
@@ -229,7 +240,7 @@ Result<std::optional<GarbageCollector::Impl::Analysis>> GarbageCollector::Impl::
   Analysis a;
   a.log_position = state.next_pos;
   a.log_seq_start = current_start;
-  collect_live(state, &a.live);
+  collect_live(state, &a.live, &a.live_l0);
 
   bool have_cp = cp.value.has_value();
   if (have_cp && cp.value->pos > state.next_pos) return Out();  // our replay is behind: retry
@@ -247,34 +258,37 @@ Result<std::optional<GarbageCollector::Impl::Analysis>> GarbageCollector::Impl::
         have_cp = false;
         break;
       }
-      for (const SstMeta& m : e->added) added[m.id] = m.blobs;
+      note_added(*e);
     }
   }
   a.adopted = !have_cp;
 
   // What left the live set since the checkpoint.
   std::vector<PendingMark> marks;
+  // An L0 SST is change-feed history: it stays for the change retention
+  // (counted from its removal, which is after its commit: conservative).
+  const int64_t l0_keep = std::max(options_.grace, options_.change_retention).count();
   auto mark = [&](const std::string& id, std::optional<std::vector<std::string>> blobs,
-                  const char* reason) {
+                  const char* reason, bool l0) {
     if (a.live.count(id)) return;
     PendingMark m;
     m.id = id;
     m.first_seen_ms = seen_ms;
-    m.due_ms = seen_ms + options_.grace.count();
+    m.due_ms = seen_ms + (l0 ? l0_keep : options_.grace.count());
     m.blobs = std::move(blobs);
     m.reason = reason;
     marks.push_back(std::move(m));
   };
   if (have_cp) {
-    for (const LiveSstRef& s : cp.value->live) mark(s.id, s.blobs, "removed");
+    for (const LiveSstRef& s : cp.value->live) mark(s.id, s.blobs, "removed", s.l0);
   }
-  for (const auto& [id, blobs] : added) mark(id, blobs, "removed");
+  for (const auto& [id, blobs] : added) mark(id, blobs, "removed", added_l0.count(id) > 0);
   if (a.adopted) {
     // Without a checkpoint we cannot tell an SST that left the live set a
     // moment ago from a never-committed upload: give every unreferenced
     // one a full grace from now.
     for (const std::string& id : listed_ssts) {
-      if (!added.count(id)) mark(id, std::nullopt, "orphan");
+      if (!added.count(id)) mark(id, std::nullopt, "orphan", /*l0=*/true);
     }
   }
   size_t n_added = 0;
@@ -284,16 +298,22 @@ Result<std::optional<GarbageCollector::Impl::Analysis>> GarbageCollector::Impl::
   // The checkpoint: the live set now, and the log_seq_start sightings.
   GcCheckpoint next;
   next.pos = state.next_pos;
-  for (const auto& [id, blobs] : a.live) next.live.push_back(LiveSstRef{id, blobs});
+  for (const auto& [id, blobs] : a.live) {
+    next.live.push_back(LiveSstRef{id, blobs, a.live_l0.count(id) > 0});
+  }
   if (cp.value) next.log_starts = cp.value->log_starts;
   if (next.log_starts.empty() || next.log_starts.back().log_seq_start < a.log_seq_start) {
     next.log_starts.push_back(LogStartSeen{a.log_seq_start, seen_ms});
   }
-  // Only the newest sighting that is already a grace old matters for
-  // deletion, plus the younger ones that will be: drop the rest.
+  // Only the newest sighting that is already as old as the longest keep
+  // (grace or change retention) matters for deletion, plus the younger
+  // ones that will be: drop the rest.
   size_t keep_from = 0;
   for (size_t i = 0; i < next.log_starts.size(); i++) {
-    if (next.log_starts[i].seen_at_ms + options_.grace.count() <= seen_ms) keep_from = i;
+    if (next.log_starts[i].seen_at_ms + std::max(options_.grace, options_.change_retention).count() <=
+        seen_ms) {
+      keep_from = i;
+    }
   }
   next.log_starts.erase(next.log_starts.begin(),
                         next.log_starts.begin() + static_cast<ptrdiff_t>(keep_from));
@@ -441,17 +461,26 @@ Result<GcReport> GarbageCollector::Impl::run_once() {
     report.manifest_skipped = true;
     return report;
   }
-  uint64_t old_start = 0;
-  for (const LogStartSeen& s : a.checkpoint.log_starts) {
-    if (s.seen_at_ms + grace <= now) old_start = std::max(old_start, s.log_seq_start);
-  }
-  old_start = std::min({old_start, a.log_seq_start, a.checkpoint.pos});
-  if (old_start > 1) {
+  // Log entries are change-feed history too: they stay for the change
+  // retention; snapshots only for the grace.
+  auto start_seen_before = [&](int64_t keep) {
+    uint64_t start = 0;
+    for (const LogStartSeen& s : a.checkpoint.log_starts) {
+      if (s.seen_at_ms + keep <= now) start = std::max(start, s.log_seq_start);
+    }
+    return std::min({start, a.log_seq_start, a.checkpoint.pos});
+  };
+  const uint64_t old_start = start_seen_before(grace);
+  const uint64_t old_log_start =
+      start_seen_before(std::max(options_.grace, options_.change_retention).count());
+  if (old_log_start > 1) {
     ISLE_ASSIGN_OR_RETURN(std::vector<std::string> logs,
-                          list_positions_below(kLogDir, kLogSuffix, old_start, 0));
+                          list_positions_below(kLogDir, kLogSuffix, old_log_start, 0));
     ISLE_ASSIGN_OR_RETURN(gone, delete_keys(logs, &report));
     report.log_entries_deleted = gone.size();
     report.deleted.insert(report.deleted.end(), gone.begin(), gone.end());
+  }
+  if (old_start > 1) {
     ISLE_ASSIGN_OR_RETURN(std::vector<std::string> snaps,
                           list_positions_below(kSnapshotDir, kSnapshotSuffix, old_start,
                                                a.log_seq_start));

@@ -54,6 +54,7 @@ class GarbageCollector::Impl {
     uint64_t log_position = 0;
     uint64_t log_seq_start = 1;  // CURRENT's (= the position of the snapshot it names)
     std::map<std::string, std::vector<std::string>> live;  // id -> blobs
+    std::set<std::string> live_l0;                       // the live ids in L0
     PendingMarks pending;                                // after this run's marks
     GcCheckpoint checkpoint;                             // as written (or would be)
     bool adopted = false;                                // ran without a usable checkpoint

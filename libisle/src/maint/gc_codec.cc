@@ -72,7 +72,11 @@ Result<PendingMarks> decode_pending_marks(std::string_view bytes, std::string_vi
 
 std::string encode_gc_checkpoint(const GcCheckpoint& c) {
   json live = json::array();
-  for (const LiveSstRef& s : c.live) live.push_back({{"id", s.id}, {"blobs", s.blobs}});
+  for (const LiveSstRef& s : c.live) {
+    json one = {{"id", s.id}, {"blobs", s.blobs}};
+    if (s.l0) one["l0"] = true;
+    live.push_back(std::move(one));
+  }
   json starts = json::array();
   for (const LogStartSeen& s : c.log_starts) {
     starts.push_back({{"log_seq_start", s.log_seq_start}, {"seen_at_ms", s.seen_at_ms}});
@@ -90,7 +94,8 @@ Result<GcCheckpoint> decode_gc_checkpoint(std::string_view bytes, std::string_vi
     GcCheckpoint c;
     c.pos = get_u64(j, "pos");
     for (const json& s : get_array(j, "live")) {
-      c.live.push_back(LiveSstRef{get_str(s, "id"), get_str_array(s, "blobs")});
+      c.live.push_back(
+          LiveSstRef{get_str(s, "id"), get_str_array(s, "blobs"), opt_bool(s, "l0", false)});
     }
     for (const json& s : get_array(j, "log_starts")) {
       c.log_starts.push_back(LogStartSeen{get_u64(s, "log_seq_start"), get_i64(s, "seen_at_ms")});

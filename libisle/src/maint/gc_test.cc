@@ -51,6 +51,8 @@ struct GcEnv {
     o.prefix = "db";
     o.clock = const_cast<ManualClock*>(&clock);
     o.grace = std::chrono::milliseconds(kGrace);
+    // The grace alone; the change-retention tests set it themselves.
+    o.change_retention = 0ms;
     return o;
   }
   std::unique_ptr<GarbageCollector> gc(GcOptions o) {
@@ -418,6 +420,67 @@ TEST(Gc, LogEntriesAndSnapshotsBelowLogSeqStartOnlyAfterTheGrace) {
   ManifestLog fresh(env.manifest, flo);
   ASSERT_TRUE(fresh.open().ok());
   EXPECT_EQ(fresh.state().live_sst_count(), 13u);
+  ASSERT_TRUE(w->close().ok());
+}
+
+TEST(Gc, ChangeHistoryStaysForTheChangeRetention) {
+  // Writer-published SSTs and log entries are the change feed's history:
+  // kept for change_retention after they leave the live set / the log.
+  // Compaction outputs and snapshots only wait for the grace.
+  constexpr int64_t kRetention = 3 * kGrace;
+  GcEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.snapshot_every = 3;
+  auto w = env.writer(wo);
+  for (int i = 0; i < 6; i++) {
+    ASSERT_TRUE(w->put("k" + std::to_string(i), big_value('a' + i)).ok());  // blobs
+    ASSERT_TRUE(w->flush().ok());
+  }
+  GcOptions o = env.gc_options();
+  o.change_retention = std::chrono::milliseconds(kRetention);
+  auto g = env.gc(o);
+  env.run(*g);  // checkpoint: every SST is live, in L0
+  const SstMeta l0 = env.live().front();
+  ASSERT_EQ(l0.level, 0u);
+  ASSERT_FALSE(l0.blobs.empty());
+  const SstMeta l0b = env.live()[1];
+  const std::string copy = env.compact_copy(l0);    // two L0 SSTs leave
+  const std::string copy2 = env.compact_copy(l0b);
+  SstMeta run_member;  // `copy`: replacing it is an ordinary compaction
+  for (const auto& m : env.live()) {
+    if (m.id == copy) run_member = m;
+  }
+  ASSERT_EQ(run_member.id, copy);
+  const std::string copy3 = env.compact_copy(run_member);
+  const uint64_t start = env.admin_log().known_log_seq_start();
+  ASSERT_GT(start, 3u);
+
+  GcReport r = env.run(*g);
+  EXPECT_EQ(r.ssts_marked, 3u);  // l0, l0b and copy
+  env.clock.advance_ms(kGrace);
+  r = env.run(*g);
+  EXPECT_FALSE(env.exists(sst_key(copy))) << "a compaction output waits only for the grace";
+  EXPECT_TRUE(env.exists(sst_key(l0.id))) << "writer SSTs wait for the change retention";
+  for (const auto& b : l0.blobs) EXPECT_TRUE(env.exists(blob_key(b)));
+  EXPECT_GE(r.snapshots_deleted, 1u) << "snapshots only wait for the grace";
+  EXPECT_EQ(r.log_entries_deleted, 0u) << "log entries wait for the change retention";
+  EXPECT_TRUE(env.exists(log_key(1)));
+
+  env.clock.advance_ms(kRetention - kGrace - 1);
+  r = env.run(*g);
+  EXPECT_TRUE(env.exists(sst_key(l0.id))) << "one ms before the change retention ends";
+  EXPECT_TRUE(env.exists(log_key(1)));
+  env.clock.advance_ms(1);
+  r = env.run(*g);
+  EXPECT_FALSE(env.exists(sst_key(l0.id)));
+  EXPECT_FALSE(env.exists(sst_key(l0b.id)));
+  EXPECT_GE(r.log_entries_deleted, start - 1);
+  EXPECT_FALSE(env.exists(log_key(1)));
+  EXPECT_TRUE(env.exists(sst_key(copy2)));
+  EXPECT_TRUE(env.exists(sst_key(copy3)));
+  env.expect_live_objects_exist();
+  auto rd = env.reader();
+  for (int i = 0; i < 6; i++) EXPECT_EQ(*rd->get("k" + std::to_string(i)), big_value('a' + i));
   ASSERT_TRUE(w->close().ok());
 }
 
