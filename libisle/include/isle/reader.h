@@ -45,6 +45,9 @@ class Iterator {
   virtual bool valid() const = 0;
   virtual std::string_view key() const = 0;
   virtual std::string_view value() const = 0;
+  // The sequence number of the write that produced the current entry
+  // (requires valid()); 0 when the source does not know it.
+  virtual uint64_t sequence() const { return 0; }
   virtual Status status() const = 0;
 };
 
@@ -66,6 +69,7 @@ struct ManifestInfo {
   uint64_t log_position = 0;   // next log position the view would read
   uint64_t log_seq_start = 0;
   uint64_t last_seq = 0;       // highest committed sequence
+  uint64_t data_seq = 0;       // newest write in the view's data (a change-feed cursor)
   uint64_t writer_epoch = 0, compactor_epoch = 0, retention_epoch = 0;
   std::string writer_owner;
   std::vector<TableInfo> l0;                  // oldest first
@@ -85,6 +89,7 @@ struct ReaderStats {
 class Reader {
  public:
   class Impl;
+  friend struct ReaderAccess;  // lsm/reader_access.h: the tailing reader's hooks
   // Opens the database under options.prefix: reads CURRENT, its snapshot
   // and the log tail. An empty bucket is a valid, empty database.
   static Result<std::unique_ptr<Reader>> open(ObjectStorePtr store, ReaderOptions options);

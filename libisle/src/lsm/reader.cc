@@ -32,6 +32,7 @@
 #include "lsm/merging_iterator.h"
 #include "manifest/manifest_log.h"
 #include "lsm/engine_store.h"
+#include "lsm/reader_access.h"
 #include "util/hash.h"
 #include "util/signing.h"
 
@@ -134,6 +135,7 @@ class ReaderIterator : public Iterator {
   bool valid() const override { return it_->valid(); }
   std::string_view key() const override { return it_->key(); }
   std::string_view value() const override { return it_->value(); }
+  uint64_t sequence() const override { return it_->sequence(); }
   Status status() const override { return it_->status(); }
 
  private:
@@ -145,10 +147,12 @@ class ReaderIterator : public Iterator {
 
 class Reader::Impl {
  public:
-  Impl(ObjectStorePtr store, ReaderOptions o, ManifestStoragePtr storage)
+  Impl(ObjectStorePtr store, ReaderOptions o, ManifestStoragePtr storage, EntryListener listener)
       : store_(std::move(store)),
         o_(std::move(o)),
         clock_(o_.clock ? o_.clock : Clock::system()),
+        storage_(storage),
+        listener_(std::move(listener)),
         log_(std::move(storage), log_options()) {}
 
   ~Impl() {
@@ -161,7 +165,9 @@ class Reader::Impl {
   }
 
   ManifestLogOptions log_options() const {
-    return role_log_options(o_.clock, o_.lease, o_.retry_backoff);
+    ManifestLogOptions lo = role_log_options(o_.clock, o_.lease, o_.retry_backoff);
+    lo.on_entry = listener_;
+    return lo;
   }
 
   Status start() {
@@ -255,8 +261,9 @@ class Reader::Impl {
     return std::string(**blob);
   }
 
-  std::unique_ptr<Iterator> iterator(const IteratorOptions& io) {
-    std::shared_ptr<const View> v = view();
+  std::unique_ptr<Iterator> iterator(const IteratorOptions& io) { return iterator(io, view()); }
+
+  std::unique_ptr<Iterator> iterator(const IteratorOptions& io, std::shared_ptr<const View> v) {
     auto within = [&](const SstMeta& m) {
       if (io.lower_bound && m.max_key < *io.lower_bound) return false;
       if (io.upper_bound && m.min_key >= *io.upper_bound) return false;
@@ -299,6 +306,7 @@ class Reader::Impl {
     m.log_position = s.next_pos;
     m.log_seq_start = s.log_seq_start;
     m.last_seq = s.last_seq;
+    m.data_seq = s.data_seq;
     m.writer_epoch = s.fence(Role::kWriter).epoch;
     m.writer_owner = s.fence(Role::kWriter).owner;
     m.compactor_epoch = s.fence(Role::kCompactor).epoch;
@@ -371,6 +379,8 @@ class Reader::Impl {
   const ObjectStorePtr store_;
   const ReaderOptions o_;
   Clock* const clock_;
+  const ManifestStoragePtr storage_;
+  const EntryListener listener_;
   TableOpener opener_;
   std::unique_ptr<BlobCache> blobs_;
 
@@ -388,17 +398,43 @@ class Reader::Impl {
   std::thread bg_;
 
   friend class Reader;
+  friend struct ReaderAccess;
 };
 
 Result<std::unique_ptr<Reader>> Reader::open(ObjectStorePtr store, ReaderOptions options) {
+  return ReaderAccess::open(std::move(store), std::move(options), nullptr);
+}
+
+Result<std::unique_ptr<Reader>> ReaderAccess::open(ObjectStorePtr store, ReaderOptions options,
+                                                   EntryListener listener) {
   if (!store) return Status::InvalidArgument("Reader::open: no object store");
   ObjectStorePtr scoped = engine_store(std::move(store), options.prefix, options.retry_backoff);
   ManifestStoragePtr storage = options.manifest_storage ? options.manifest_storage
                                                         : object_store_manifest_storage(scoped);
-  auto impl = std::make_unique<Impl>(std::move(scoped), std::move(options), std::move(storage));
+  auto impl = std::make_unique<Reader::Impl>(std::move(scoped), std::move(options),
+                                             std::move(storage), std::move(listener));
   ISLE_RETURN_IF_ERROR(impl->start());
   return std::make_unique<Reader>(std::move(impl));
 }
+
+std::shared_ptr<const ManifestState> ReaderAccess::state(const Reader& r) {
+  auto v = r.impl_->view();
+  return std::shared_ptr<const ManifestState>(v, &v->state);
+}
+
+std::pair<std::unique_ptr<Iterator>, std::shared_ptr<const ManifestState>>
+ReaderAccess::iterator_with_state(Reader& r, const IteratorOptions& io) {
+  auto v = r.impl_->view();
+  std::shared_ptr<const ManifestState> st(v, &v->state);
+  return {r.impl_->iterator(io, std::move(v)), std::move(st)};
+}
+
+Result<std::string> ReaderAccess::resolve_blob(Reader& r, std::string_view payload) {
+  return r.impl_->resolve_blob(payload);
+}
+
+ObjectStorePtr ReaderAccess::store(const Reader& r) { return r.impl_->store_; }
+ManifestStoragePtr ReaderAccess::manifest_storage(const Reader& r) { return r.impl_->storage_; }
 
 Reader::Reader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Reader::~Reader() = default;

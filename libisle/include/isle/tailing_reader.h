@@ -1,0 +1,163 @@
+// TailingReader: a Reader that also streams new writes, like `tail -f`
+// (DESIGN §8). Two modes:
+//
+//   * kChanges (the change feed): every put and delete, updates and
+//     deletes included, in commit (sequence) order, each exactly once.
+//     Resumed after a sequence number (after_seq, exclusive). Built from
+//     the L0 SSTs the writer's add_sstable log entries publish, so it sees
+//     every version, also those a later write or compaction shadowed.
+//     History is kept as long as the garbage collector's change_retention
+//     (GcOptions): a cursor older than that gets ChangeCursorExpired,
+//     never a silent gap. bootstrap() returns a consistent snapshot scan
+//     plus the cursor to continue from, for building materialised views.
+//   * kKeys: the keys of the current view in key order, resumed after a
+//     key (exclusive; the next key tried is k + 0x00, so "a", "a\0" and
+//     "aa" are all delivered). For append-only keyspaces (event logs with
+//     monotonic keys), at any lag: a key that appears below the resume
+//     point later is not delivered.
+//
+// Both modes filter by key: prefix, min_key (inclusive), max_key
+// (inclusive) and end_key (exclusive) all apply together.
+//
+// A tail follows the reader's view: with start(), a background thread
+// refreshes the manifest every ReaderOptions::refresh_interval and wakes
+// the tails; without it, a running tail refreshes by itself at that
+// interval (1 s when it is 0). Any number of tails may run at once, each
+// on its caller's thread (tail()) or on its own thread (subscribe()).
+//
+// Delivery is at-least-once across process restarts when the consumer
+// stores the cursor after handling an event (the sequence in changes
+// mode, the key in keys mode) and exactly-once within one tail.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "isle/reader.h"
+
+namespace isle {
+
+enum class TailMode { kChanges, kKeys };
+enum class ChangeOp { kPut, kDelete };
+
+struct ChangeEvent {
+  // The write's sequence number (keys mode: of the version read).
+  uint64_t seq = 0;
+  ChangeOp op = ChangeOp::kPut;
+  std::string key;
+  std::string value;  // empty for deletes
+  // When the put was written with a TTL (unix ms). Changes mode reports
+  // puts that have expired since, too: the write happened.
+  std::optional<int64_t> expires_at_ms;
+  friend bool operator==(const ChangeEvent&, const ChangeEvent&) = default;
+};
+
+struct TailOptions {
+  TailMode mode = TailMode::kChanges;
+  // Key filter (both modes).
+  std::string prefix;
+  std::string min_key;                 // inclusive
+  std::optional<std::string> max_key;  // inclusive
+  std::optional<std::string> end_key;  // exclusive
+  // kChanges: deliver writes with a sequence above this one. nullopt =
+  // from now on (the newest write the view holds). 0 = all history kept.
+  std::optional<uint64_t> after_seq;
+  // kKeys: deliver keys above this one. nullopt = from the start of the
+  // range.
+  std::optional<std::string> after_key;
+};
+
+// Returns false to end the tail.
+using TailHandler = std::function<bool(const ChangeEvent&)>;
+
+// A consistent starting point for a materialised view: every live key of
+// the range as of one view, and the change-feed cursor of exactly that
+// view. Apply the snapshot, then tail kChanges with after_seq = cursor.
+struct Bootstrap {
+  std::unique_ptr<Iterator> snapshot;  // already positioned at the first key
+  uint64_t cursor = 0;
+};
+
+// A tail running on its own thread, delivering into a bounded queue. When
+// the queue is full the tail waits (nothing is dropped).
+class TailChannel {
+ public:
+  class Impl;
+  explicit TailChannel(std::unique_ptr<Impl> impl);
+  ~TailChannel();  // close()s
+  TailChannel(const TailChannel&) = delete;
+  TailChannel& operator=(const TailChannel&) = delete;
+
+  // The next event; nullopt when none arrived within `timeout`. Once the
+  // tail has ended and the queue is drained: its error (for example
+  // ChangeCursorExpired), or Aborted after close() or the reader's stop().
+  Result<std::optional<ChangeEvent>> next(std::chrono::milliseconds timeout);
+  // Ends the tail and waits for its thread.
+  void close();
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+struct TailingReaderStats {
+  uint64_t log_entries_read = 0;   // log entries the feed fetched itself
+  uint64_t log_entries_cached = 0; // served from what the reader replayed
+  uint64_t sst_reads = 0;          // L0 SSTs fetched for the change feed
+  uint64_t events = 0;             // events delivered, all tails together
+  uint64_t cursor_searches = 0;    // resumes that searched the log
+};
+
+class TailingReader {
+ public:
+  class Impl;
+  // Opens like Reader::open. Does not start the background refresh.
+  static Result<std::unique_ptr<TailingReader>> open(ObjectStorePtr store, ReaderOptions options);
+  explicit TailingReader(std::shared_ptr<Impl> impl);
+  ~TailingReader();  // stop()s
+  TailingReader(const TailingReader&) = delete;
+  TailingReader& operator=(const TailingReader&) = delete;
+
+  // Background refresh every refresh_interval (InvalidArgument when it is
+  // 0). Idempotent.
+  Status start();
+  // Stops the background refresh and ends every running tail: tail()
+  // returns OK, channels report Aborted. start() may be called again.
+  void stop();
+  // Refreshes now and wakes the tails.
+  Status refresh();
+  // Clock time (unix ms) of the last successful refresh (open counts).
+  int64_t last_refresh_ms() const;
+
+  // Reads, exactly as Reader's.
+  Result<std::optional<std::string>> get(std::string_view key);
+  Result<std::vector<std::optional<std::string>>> multi_get(const std::vector<std::string>& keys);
+  Result<std::vector<KeyValue>> scan(std::string_view min, std::string_view max);
+  Result<std::vector<KeyValue>> scan_limit(std::string_view min, std::string_view max,
+                                           size_t limit);
+  std::unique_ptr<Iterator> iterator(const IteratorOptions& options = {});
+  ManifestInfo manifest() const;
+  ReaderStats reader_stats() const;
+  TailingReaderStats stats() const;
+
+  // Runs a tail on this thread until the handler returns false or stop()
+  // (then OK) or an error: ChangeCursorExpired when after_seq is older
+  // than the kept history, Corruption for unreadable objects, an I/O
+  // error that persisted through the store's retries. InvalidArgument for
+  // options that do not fit the mode.
+  Status tail(const TailOptions& options, const TailHandler& handler);
+  // The same on a background thread, into a queue of `capacity` events.
+  Result<std::unique_ptr<TailChannel>> subscribe(const TailOptions& options,
+                                                 size_t capacity = 1024);
+  // A snapshot of the options' key range and the matching cursor.
+  Result<Bootstrap> bootstrap(const TailOptions& range);
+
+ private:
+  std::shared_ptr<Impl> impl_;  // shared with running channels
+};
+
+}  // namespace isle

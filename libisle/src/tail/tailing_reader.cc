@@ -1,0 +1,636 @@
+// TailingReader: the change feed and key-ordered tails over a Reader
+// (DESIGN §8; contract in include/isle/tailing_reader.h, format facts in
+// docs/tailing.md).
+//
+// The change feed walks the manifest log in position order. A log entry
+// is a "data entry" when it is a valid writer add_sstable; valid data
+// entries carry strictly increasing sequence ranges (one writer at a
+// time, a new writer continues above everything committed, a superseded
+// writer's late entries are invalid). So a cursor (the last sequence
+// delivered) maps to a log position, and the feed is: for each data entry
+// from that position on, read its L0 SST and deliver its entries with a
+// sequence above the cursor, in sequence order.
+//
+// Where entries come from: the reader's own replay reports every entry it
+// applies (ReaderAccess listener) into a bounded cache, so a tail that
+// keeps up costs no requests beyond the reader's refresh. Older positions
+// (a resumed cursor) are read from manifest/log/ directly; below
+// log_seq_start their validity is judged with the writer claims the state
+// remembers (ManifestState::writer_claims).
+//
+// No silent gaps: history is gone when a log entry or an SST the walk
+// needs is missing, or when the first kept data entry says data existed
+// before it that the cursor has not seen (prev_data_seq > cursor). All of
+// these are ChangeCursorExpired.
+//
+// Timeline of a resume while GC trims history:
+//   tail: locate(cursor) finds position p (log/p exists)
+//   GC:   deletes log/p and the SST it names (older than change_retention)
+//   tail: reads log/p or its SST -> 404 -> ChangeCursorExpired
+// The tail never skips p: a 404 is never read as "nothing there".
+#include "isle/tailing_reader.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "format/internal_key.h"
+#include "format/sst_reader.h"
+#include "format/sst_source.h"
+#include "lsm/reader_access.h"
+#include "manifest/manifest_codec.h"
+#include "tail/key_range.h"
+
+namespace isle {
+
+namespace {
+
+// What the feed needs to know about one log position.
+struct FeedEntry {
+  bool data = false;         // a valid writer add_sstable
+  SstMeta sst;               // when data
+  uint64_t prev_data_seq = 0;
+};
+
+FeedEntry feed_entry(const LogEntry& e, bool valid) {
+  FeedEntry f;
+  f.data = valid && e.role == Role::kWriter && e.op == LogOp::kAddSstable && !e.added.empty();
+  if (f.data) {
+    f.sst = e.added.front();
+    f.prev_data_seq = e.prev_data_seq;
+  }
+  return f;
+}
+
+constexpr size_t kEntryCacheSize = 4096;
+
+}  // namespace
+
+class TailingReader::Impl {
+ public:
+  explicit Impl(ReaderOptions o) : o_(std::move(o)), clock_(o_.clock ? o_.clock : Clock::system()) {}
+
+  ~Impl() { stop(); }
+
+  Status open(ObjectStorePtr store) {
+    ReaderOptions ro = o_;
+    ro.refresh_interval = std::chrono::milliseconds(0);  // our loop refreshes
+    auto r = ReaderAccess::open(std::move(store), ro, [this](const LogEntry& e, bool applied) {
+      remember(e, applied);
+    });
+    if (!r.ok()) return r.status();
+    reader_ = std::move(*r);
+    store_ = ReaderAccess::store(*reader_);
+    storage_ = ReaderAccess::manifest_storage(*reader_);
+    last_refresh_ms_ = clock_->now_ms();
+    return Status::OK();
+  }
+
+  Reader& reader() { return *reader_; }
+
+  // ---- refresh and wake-ups ------------------------------------------------
+
+  Status start() {
+    if (o_.refresh_interval.count() <= 0) {
+      return Status::InvalidArgument("TailingReader::start: refresh_interval is 0");
+    }
+    std::lock_guard lk(mu_);
+    if (bg_.joinable()) return Status::OK();
+    bg_stop_ = false;
+    bg_ = std::thread([this] { refresh_loop(); });
+    return Status::OK();
+  }
+
+  void stop() {
+    std::thread t;
+    {
+      std::lock_guard lk(mu_);
+      bg_stop_ = true;
+      stop_gen_++;
+      t = std::move(bg_);
+    }
+    cv_.notify_all();
+    if (t.joinable()) t.join();
+  }
+
+  Status refresh() {
+    auto before = ReaderAccess::state(*reader_);
+    Status s = reader_->refresh();
+    if (!s.ok()) return s;
+    last_refresh_ms_ = clock_->now_ms();
+    if (ReaderAccess::state(*reader_) != before) {
+      {
+        std::lock_guard lk(mu_);
+        version_++;
+      }
+      cv_.notify_all();
+    }
+    return Status::OK();
+  }
+
+  void wake_all() {
+    { std::lock_guard lk(mu_); }
+    cv_.notify_all();
+  }
+
+  int64_t last_refresh_ms() const { return last_refresh_ms_; }
+
+  TailingReaderStats stats() const {
+    TailingReaderStats s;
+    s.log_entries_read = log_reads_;
+    s.log_entries_cached = log_cached_;
+    s.sst_reads = sst_reads_;
+    s.events = events_;
+    s.cursor_searches = searches_;
+    return s;
+  }
+
+  // ---- tails ----------------------------------------------------------------
+
+  Status run_tail(const TailOptions& o, const TailHandler& handler,
+                  const std::atomic<bool>* cancel) {
+    ISLE_RETURN_IF_ERROR(validate(o));
+    Tail t{o, handler, cancel, current_stop_gen()};
+    return o.mode == TailMode::kChanges ? tail_changes(t) : tail_keys(t);
+  }
+
+  Result<Bootstrap> bootstrap(const TailOptions& range) {
+    ISLE_RETURN_IF_ERROR(validate_range(range));
+    KeyRange kr(range);
+    auto [it, st] = ReaderAccess::iterator_with_state(*reader_, kr.iterator_options());
+    it->seek_to_first();
+    Bootstrap b;
+    b.snapshot = std::move(it);
+    b.cursor = st->data_seq;
+    return b;
+  }
+
+  static Status validate_range(const TailOptions& o) {
+    if (o.max_key && o.end_key) {
+      return Status::InvalidArgument("tail: give max_key (inclusive) or end_key (exclusive), not both");
+    }
+    return Status::OK();
+  }
+
+  static Status validate(const TailOptions& o) {
+    ISLE_RETURN_IF_ERROR(validate_range(o));
+    if (o.mode == TailMode::kKeys && o.after_seq) {
+      return Status::InvalidArgument("tail: after_seq applies to the changes mode, not keys");
+    }
+    if (o.mode == TailMode::kChanges && o.after_key) {
+      return Status::InvalidArgument("tail: after_key applies to the keys mode, not changes");
+    }
+    return Status::OK();
+  }
+
+ private:
+  struct Tail {
+    const TailOptions& o;
+    const TailHandler& handler;
+    const std::atomic<bool>* cancel;
+    uint64_t stop_gen;
+  };
+
+  uint64_t current_stop_gen() {
+    std::lock_guard lk(mu_);
+    return stop_gen_;
+  }
+
+  bool ended(const Tail& t) {
+    if (t.cancel && t.cancel->load()) return true;
+    std::lock_guard lk(mu_);
+    return stop_gen_ != t.stop_gen;
+  }
+
+  uint64_t version() {
+    std::lock_guard lk(mu_);
+    return version_;
+  }
+
+  // Waits until the view changes past `seen`, the tail ends, or a refresh
+  // interval passes; without the background loop the tail refreshes.
+  void wait_for_news(const Tail& t, uint64_t seen) {
+    const auto interval =
+        o_.refresh_interval.count() > 0 ? o_.refresh_interval : std::chrono::milliseconds(1000);
+    bool background;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait_for(lk, interval, [&] {
+        return version_ != seen || stop_gen_ != t.stop_gen || (t.cancel && t.cancel->load());
+      });
+      if (version_ != seen || stop_gen_ != t.stop_gen) return;
+      background = bg_.joinable();
+    }
+    if (!background && !ended(t)) (void)refresh();  // an error: try again next round
+  }
+
+  bool deliver(const Tail& t, const ChangeEvent& e) {
+    events_++;
+    return t.handler(e);
+  }
+
+  // -- keys mode --
+
+  Status tail_keys(const Tail& t) {
+    std::optional<std::string> last = t.o.after_key;
+    for (;;) {
+      if (ended(t)) return Status::OK();
+      const uint64_t seen = version();
+      KeyRange kr(t.o, last);
+      if (!kr.empty()) {
+        auto it = reader_->iterator(kr.iterator_options());
+        for (it->seek_to_first(); it->valid(); it->next()) {
+          ChangeEvent e;
+          e.seq = it->sequence();
+          e.key = std::string(it->key());
+          e.value = std::string(it->value());
+          last = e.key;
+          if (!deliver(t, e) || ended(t)) return Status::OK();
+        }
+        ISLE_RETURN_IF_ERROR(it->status());
+      }
+      wait_for_news(t, seen);
+    }
+  }
+
+  // -- changes mode --
+
+  Status tail_changes(const Tail& t) {
+    KeyRange kr(t.o);
+    auto st = ReaderAccess::state(*reader_);
+    uint64_t cursor = t.o.after_seq.value_or(st->data_seq);
+    std::optional<uint64_t> pos;
+    if (!t.o.after_seq) pos = st->next_pos;
+    for (;;) {
+      if (ended(t)) return Status::OK();
+      const uint64_t seen = version();
+      st = ReaderAccess::state(*reader_);
+      if (!pos) {
+        ISLE_ASSIGN_OR_RETURN(uint64_t p, locate(cursor, *st));
+        pos = p;
+      }
+      while (*pos < st->next_pos) {
+        if (ended(t)) return Status::OK();
+        ISLE_ASSIGN_OR_RETURN(std::optional<FeedEntry> fe, entry_at(*pos, *st));
+        if (!fe) {
+          return Status::ChangeCursorExpired(log_key(*pos) + " was collected: changes after seq " +
+                                             std::to_string(cursor) + " are no longer kept");
+        }
+        if (fe->data && fe->sst.seq_hi > cursor) {
+          bool go_on = true;
+          ISLE_RETURN_IF_ERROR(deliver_sst(t, kr, fe->sst, *pos, &cursor, &go_on));
+          if (!go_on) return Status::OK();
+          cursor = std::max(cursor, fe->sst.seq_hi);
+        }
+        ++*pos;
+      }
+      wait_for_news(t, seen);
+    }
+  }
+
+  // Delivers the entries of one L0 SST above *cursor, in sequence order.
+  Status deliver_sst(const Tail& t, const KeyRange& kr, const SstMeta& m, uint64_t pos,
+                     uint64_t* cursor, bool* go_on) {
+    const std::string key = sst_key(m.id);
+    auto got = store_->get(key);
+    if (!got.ok()) {
+      if (got.status().is_not_found()) {
+        return Status::ChangeCursorExpired(key + " (published at " + log_key(pos) +
+                                           ") was collected: changes after seq " +
+                                           std::to_string(*cursor) + " are no longer kept");
+      }
+      return got.status().with_context("change feed reading " + key);
+    }
+    sst_reads_++;
+    if (got->data.size() != m.size) {
+      return Status::Corruption(key + ": size does not match the manifest");
+    }
+    auto sst = SstReader::open(std::make_shared<MemorySource>(std::move(got->data), key), {});
+    if (!sst.ok()) return sst.status().with_context("change feed");
+    struct Item {
+      uint64_t seq;
+      ValueKind kind;
+      bool has_expiry;
+      uint64_t expires;
+      std::string key, payload;
+    };
+    std::vector<Item> items;
+    auto it = (*sst)->new_iterator();
+    for (it->seek_to_first(); it->valid(); it->next()) {
+      ParsedInternalKey ik;
+      if (!parse_internal_key(it->key(), &ik)) return Status::Corruption(key + ": bad internal key");
+      if (ik.sequence <= *cursor || !kr.contains(ik.user_key)) continue;
+      std::string_view payload;
+      uint64_t expires = 0;
+      if (!decode_entry_value(ik.has_expiry, it->value(), &payload, &expires)) {
+        return Status::Corruption(key + ": bad entry value");
+      }
+      items.push_back(Item{ik.sequence, ik.kind, ik.has_expiry, expires, std::string(ik.user_key),
+                           std::string(payload)});
+    }
+    if (!it->status().ok()) return it->status().with_context("change feed");
+    std::sort(items.begin(), items.end(),
+              [](const Item& a, const Item& b) { return a.seq < b.seq; });
+    for (Item& i : items) {
+      ChangeEvent e;
+      e.seq = i.seq;
+      e.key = std::move(i.key);
+      if (i.kind == ValueKind::kDelete) {
+        e.op = ChangeOp::kDelete;
+      } else if (i.kind == ValueKind::kBlobRef) {
+        ISLE_ASSIGN_OR_RETURN(e.value, ReaderAccess::resolve_blob(*reader_, i.payload));
+      } else {
+        e.value = std::move(i.payload);
+      }
+      if (i.has_expiry) e.expires_at_ms = static_cast<int64_t>(i.expires);
+      *cursor = e.seq;
+      if (!deliver(t, e) || ended(t)) {
+        *go_on = false;
+        return Status::OK();
+      }
+    }
+    return Status::OK();
+  }
+
+  // -- log positions --
+
+  void remember(const LogEntry& e, bool applied) {
+    std::lock_guard lk(cache_mu_);
+    cache_[e.pos] = feed_entry(e, applied);
+    while (cache_.size() > kEntryCacheSize) cache_.erase(cache_.begin());
+  }
+
+  // The feed's view of log position `pos` (< st.next_pos); nullopt when
+  // the object is gone.
+  Result<std::optional<FeedEntry>> entry_at(uint64_t pos, const ManifestState& st) {
+    {
+      std::lock_guard lk(cache_mu_);
+      auto it = cache_.find(pos);
+      if (it != cache_.end()) {
+        log_cached_++;
+        return std::optional<FeedEntry>(it->second);
+      }
+    }
+    auto bytes = storage_->read_log(pos);
+    if (!bytes.ok()) {
+      if (bytes.status().is_not_found()) return std::optional<FeedEntry>();
+      return bytes.status().with_context("change feed reading " + log_key(pos));
+    }
+    log_reads_++;
+    ISLE_ASSIGN_OR_RETURN(LogEntry e, decode_entry(*bytes, log_key(pos)));
+    if (e.pos != pos) return Status::Corruption(log_key(pos) + ": entry names another position");
+    if (e.role != Role::kWriter || e.op != LogOp::kAddSstable) {
+      return std::optional<FeedEntry>(FeedEntry{});
+    }
+    std::optional<uint64_t> epoch = st.writer_epoch_at(pos);
+    if (!epoch) {
+      return Status::ChangeCursorExpired("the writer claims before " + log_key(pos) +
+                                         " are no longer remembered");
+    }
+    return std::optional<FeedEntry>(feed_entry(e, e.epoch == *epoch));
+  }
+
+  // Where a cursor resumes: the position of the first data entry with
+  // seq_hi > cursor, having checked that nothing between the cursor and
+  // that entry was collected.
+  //
+  // Every position p in [1, next_pos] has a class: kMissing (collected:
+  // all of these come first), kAtOrBelow (the first data entry at or
+  // after p has seq_hi <= cursor) or kAbove (it has seq_hi > cursor, or
+  // there is none before next_pos). Classes are ordered kMissing <
+  // kAtOrBelow < kAbove along positions, so the answer is the first kAbove
+  // position b, found by galloping back from the end and then bisecting.
+  Result<uint64_t> locate(uint64_t cursor, const ManifestState& st) {
+    const uint64_t end = st.next_pos;
+    if (cursor >= st.data_seq) return end;
+    searches_++;
+    enum Class { kMissing, kAtOrBelow, kAbove };
+    struct Probe {
+      Class cls;
+      std::optional<FeedEntry> first;  // the first data entry at or after p
+    };
+    std::map<uint64_t, Probe> memo;
+    std::map<uint64_t, std::optional<FeedEntry>> entries;  // each position read once
+    auto probe = [&](uint64_t p) -> Result<Probe> {
+      if (auto m = memo.find(p); m != memo.end()) return m->second;
+      Probe out{kAbove, std::nullopt};
+      for (uint64_t q = p; q < end; q++) {
+        auto known = entries.find(q);
+        if (known == entries.end()) {
+          ISLE_ASSIGN_OR_RETURN(std::optional<FeedEntry> read, entry_at(q, st));
+          known = entries.emplace(q, std::move(read)).first;
+        }
+        const std::optional<FeedEntry>& fe = known->second;
+        if (!fe) {
+          // Collected at q: p is in the collected prefix only if q == p;
+          // a hole after an existing p means GC is trimming right now.
+          out.cls = kMissing;
+          break;
+        }
+        if (fe->data) {
+          out.first = fe;
+          out.cls = fe->sst.seq_hi <= cursor ? kAtOrBelow : kAbove;
+          break;
+        }
+      }
+      memo[p] = out;
+      return out;
+    };
+    // Gallop: find lo < b <= hi with class(lo) != kAbove, or reach 1.
+    uint64_t hi = end;
+    uint64_t lo = 0;  // 0 = "position 0", before everything (never collected)
+    for (uint64_t step = 1;; step *= 2) {
+      const uint64_t p = end > step ? end - step : 1;
+      ISLE_ASSIGN_OR_RETURN(Probe pr, probe(p));
+      if (pr.cls != kAbove) {
+        lo = p;
+        break;
+      }
+      hi = p;
+      if (p == 1) break;
+    }
+    // Bisect (lo, hi]: class(lo) is not kAbove, class(hi) is.
+    while (lo != 0 && hi - lo > 1) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      ISLE_ASSIGN_OR_RETURN(Probe pr, probe(mid));
+      if (pr.cls == kAbove) hi = mid;
+      else lo = mid;
+    }
+    // b is the first position whose first data entry is above the
+    // cursor. It is the right start only if no data above the cursor lies
+    // before it (collected, or hidden by a hole GC is cutting right now):
+    // its prev_data_seq says exactly that. No data entry from b on while
+    // data_seq > cursor means the newer data was collected.
+    const uint64_t b = hi;
+    ISLE_ASSIGN_OR_RETURN(Probe at_b, probe(b));
+    if (at_b.cls == kMissing || !at_b.first || at_b.first->prev_data_seq > cursor) {
+      return Status::ChangeCursorExpired("changes after seq " + std::to_string(cursor) +
+                                         " are no longer kept (history starts at " +
+                                         log_key(b) + " or later)");
+    }
+    return b;
+  }
+
+  void refresh_loop() {
+    std::unique_lock lk(mu_);
+    while (!bg_stop_) {
+      cv_.wait_for(lk, o_.refresh_interval, [&] { return bg_stop_; });
+      if (bg_stop_) break;
+      lk.unlock();
+      (void)refresh();  // errors keep the old view; the next round retries
+      lk.lock();
+    }
+  }
+
+  const ReaderOptions o_;
+  Clock* const clock_;
+  std::unique_ptr<Reader> reader_;
+  ObjectStorePtr store_;
+  ManifestStoragePtr storage_;
+
+  std::mutex mu_;  // version_, stop_gen_, bg_, bg_stop_
+  std::condition_variable cv_;
+  uint64_t version_ = 0;   // bumped when the view changes
+  uint64_t stop_gen_ = 0;  // bumped by stop(): running tails end
+  bool bg_stop_ = false;
+  std::thread bg_;
+  std::atomic<int64_t> last_refresh_ms_{0};
+
+  std::mutex cache_mu_;
+  std::map<uint64_t, FeedEntry> cache_;
+
+  std::atomic<uint64_t> log_reads_{0}, log_cached_{0}, sst_reads_{0}, events_{0}, searches_{0};
+};
+
+// ---- TailChannel ----------------------------------------------------------------
+
+class TailChannel::Impl {
+ public:
+  Impl(std::shared_ptr<TailingReader::Impl> reader, TailOptions o, size_t capacity)
+      : reader_(std::move(reader)), o_(std::move(o)), capacity_(capacity) {}
+
+  void start() {
+    thread_ = std::thread([this] {
+      Status s = reader_->run_tail(
+          o_, [this](const ChangeEvent& e) { return push(e); }, &cancel_);
+      std::lock_guard lk(mu_);
+      done_ = true;
+      final_ = !s.ok() ? s
+               : cancel_ ? Status::Aborted("tail channel closed")
+                         : Status::Aborted("tailing reader stopped");
+      cv_.notify_all();
+    });
+  }
+
+  Result<std::optional<ChangeEvent>> next(std::chrono::milliseconds timeout) {
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, timeout, [&] { return !queue_.empty() || done_; });
+    if (!queue_.empty()) {
+      ChangeEvent e = std::move(queue_.front());
+      queue_.pop_front();
+      cv_.notify_all();
+      return std::optional<ChangeEvent>(std::move(e));
+    }
+    if (done_) return final_;
+    return std::optional<ChangeEvent>();
+  }
+
+  void close() {
+    cancel_ = true;
+    {
+      std::lock_guard lk(mu_);
+      cv_.notify_all();
+    }
+    reader_->wake_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  bool push(const ChangeEvent& e) {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return queue_.size() < capacity_ || cancel_; });
+    if (cancel_) return false;
+    queue_.push_back(e);
+    cv_.notify_all();
+    return true;
+  }
+
+  const std::shared_ptr<TailingReader::Impl> reader_;
+  const TailOptions o_;
+  const size_t capacity_;
+  std::atomic<bool> cancel_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<ChangeEvent> queue_;
+  bool done_ = false;
+  Status final_;
+  std::thread thread_;
+};
+
+TailChannel::TailChannel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TailChannel::~TailChannel() { close(); }
+Result<std::optional<ChangeEvent>> TailChannel::next(std::chrono::milliseconds timeout) {
+  return impl_->next(timeout);
+}
+void TailChannel::close() { impl_->close(); }
+
+// ---- TailingReader ----------------------------------------------------------------
+
+Result<std::unique_ptr<TailingReader>> TailingReader::open(ObjectStorePtr store,
+                                                           ReaderOptions options) {
+  auto impl = std::make_shared<Impl>(std::move(options));
+  ISLE_RETURN_IF_ERROR(impl->open(std::move(store)));
+  return std::make_unique<TailingReader>(std::move(impl));
+}
+
+TailingReader::TailingReader(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TailingReader::~TailingReader() { impl_->stop(); }
+
+Status TailingReader::start() { return impl_->start(); }
+void TailingReader::stop() { impl_->stop(); }
+Status TailingReader::refresh() { return impl_->refresh(); }
+int64_t TailingReader::last_refresh_ms() const { return impl_->last_refresh_ms(); }
+
+Result<std::optional<std::string>> TailingReader::get(std::string_view key) {
+  return impl_->reader().get(key);
+}
+Result<std::vector<std::optional<std::string>>> TailingReader::multi_get(
+    const std::vector<std::string>& keys) {
+  return impl_->reader().multi_get(keys);
+}
+Result<std::vector<KeyValue>> TailingReader::scan(std::string_view min, std::string_view max) {
+  return impl_->reader().scan(min, max);
+}
+Result<std::vector<KeyValue>> TailingReader::scan_limit(std::string_view min,
+                                                        std::string_view max, size_t limit) {
+  return impl_->reader().scan_limit(min, max, limit);
+}
+std::unique_ptr<Iterator> TailingReader::iterator(const IteratorOptions& options) {
+  return impl_->reader().iterator(options);
+}
+ManifestInfo TailingReader::manifest() const { return impl_->reader().manifest(); }
+ReaderStats TailingReader::reader_stats() const { return impl_->reader().stats(); }
+TailingReaderStats TailingReader::stats() const { return impl_->stats(); }
+
+Status TailingReader::tail(const TailOptions& options, const TailHandler& handler) {
+  return impl_->run_tail(options, handler, nullptr);
+}
+
+Result<std::unique_ptr<TailChannel>> TailingReader::subscribe(const TailOptions& options,
+                                                              size_t capacity) {
+  if (capacity == 0) return Status::InvalidArgument("subscribe: capacity must be at least 1");
+  ISLE_RETURN_IF_ERROR(Impl::validate(options));
+  auto impl = std::make_unique<TailChannel::Impl>(impl_, options, capacity);
+  impl->start();
+  return std::make_unique<TailChannel>(std::move(impl));
+}
+
+Result<Bootstrap> TailingReader::bootstrap(const TailOptions& range) {
+  return impl_->bootstrap(range);
+}
+
+}  // namespace isle

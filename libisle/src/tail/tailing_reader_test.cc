@@ -1,0 +1,576 @@
+// TailingReader tests: key ranges and successors, the key-ordered tail,
+// the change feed (every write once, in sequence order, across flushes,
+// compactions, GC and tailer restarts), cursor expiry, superseded
+// writers' entries, bootstrap, channels and stop().
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "isle/compactor.h"
+#include "isle/gc.h"
+#include "isle/tailing_reader.h"
+#include "lsm/engine_test_util.h"
+#include "format/sink.h"
+#include "format/sst_builder.h"
+#include "manifest/manifest_codec.h"
+#include "manifest/manifest_log.h"
+#include "tail/key_range.h"
+#include "testutil/testutil.h"
+#include "util/random.h"
+
+namespace isle {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::EngineEnv;
+
+// ---- KeyRange -------------------------------------------------------------------
+
+TEST(KeyRange, PrefixEndAndSuccessors) {
+  EXPECT_EQ(prefix_end("ab"), "ac");
+  EXPECT_EQ(prefix_end(std::string("a\xff\xff", 3)), "b");
+  EXPECT_EQ(prefix_end(std::string("\xff", 1)), std::nullopt);
+  EXPECT_EQ(prefix_end(""), std::nullopt);
+
+  TailOptions o;
+  KeyRange after_a(o, std::string("a"));
+  EXPECT_FALSE(after_a.contains("a"));
+  EXPECT_TRUE(after_a.contains(std::string("a\0", 2))) << "the successor of a is a\\0";
+  EXPECT_TRUE(after_a.contains("aa"));
+
+  o.max_key = "m";
+  o.min_key = "c";
+  KeyRange incl(o);
+  EXPECT_TRUE(incl.contains("m"));
+  EXPECT_FALSE(incl.contains(std::string("m\0", 2)));
+  EXPECT_TRUE(incl.contains("c"));
+  EXPECT_FALSE(incl.contains("b"));
+
+  TailOptions p;
+  p.prefix = "user/";
+  p.end_key = "user/m";
+  KeyRange pr(p);
+  EXPECT_TRUE(pr.contains("user/a"));
+  EXPECT_FALSE(pr.contains("user/m"));
+  EXPECT_FALSE(pr.contains("users"));
+  EXPECT_FALSE(pr.contains("user"));
+  p.end_key = "a";
+  EXPECT_TRUE(KeyRange(p).empty());
+}
+
+// ---- fixtures ---------------------------------------------------------------------
+
+struct TailEnv : EngineEnv {
+  explicit TailEnv(uint64_t seed = 1) : EngineEnv(seed) {}
+
+  ReaderOptions tail_options() const {
+    ReaderOptions o = reader_options();
+    o.refresh_interval = 5ms;
+    return o;
+  }
+  std::unique_ptr<TailingReader> tailer() {
+    auto t = TailingReader::open(store, tail_options());
+    EXPECT_TRUE(t.ok()) << t.status().to_string();
+    return t.ok() ? std::move(*t) : nullptr;
+  }
+  std::unique_ptr<Compactor> compactor() {
+    CompactorOptions o;
+    o.l0_threshold = 2;
+    o.min_sources = 2;
+    o.retry_backoff = 1ms;
+    o.snapshot_every = 3;
+    auto c = Compactor::open(store, db_options, o);
+    EXPECT_TRUE(c.ok()) << c.status().to_string();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+  std::unique_ptr<GarbageCollector> gc(std::chrono::milliseconds change_retention) {
+    GcOptions o;
+    o.prefix = db_options.prefix;
+    o.clock = &clock;
+    o.grace = 60s;
+    o.change_retention = change_retention;
+    auto g = GarbageCollector::open(store, o);
+    EXPECT_TRUE(g.ok()) << g.status().to_string();
+    return g.ok() ? std::move(*g) : nullptr;
+  }
+};
+
+// Runs a tail until an event with seq >= until_seq arrived (or a 20 s
+// watchdog stops the reader, which the caller's checks then catch).
+struct Collected {
+  Status status;
+  std::vector<ChangeEvent> events;
+};
+Collected collect(TailingReader& t, const TailOptions& o, uint64_t until_seq,
+                  size_t max_events = SIZE_MAX) {
+  Collected c;
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 2000 && !done; i++) std::this_thread::sleep_for(10ms);
+    if (!done) t.stop();
+  });
+  c.status = t.tail(o, [&](const ChangeEvent& e) {
+    c.events.push_back(e);
+    return e.seq < until_seq && c.events.size() < max_events;
+  });
+  done = true;
+  watchdog.join();
+  return c;
+}
+
+// What the feed must deliver: every write with its sequence.
+struct Expected {
+  std::vector<ChangeEvent> events;
+  void put(uint64_t seq, std::string k, std::string v) {
+    events.push_back(ChangeEvent{seq, ChangeOp::kPut, std::move(k), std::move(v), std::nullopt});
+  }
+  void del(uint64_t seq, std::string k) {
+    events.push_back(ChangeEvent{seq, ChangeOp::kDelete, std::move(k), "", std::nullopt});
+  }
+  std::vector<ChangeEvent> after(uint64_t seq) const {
+    std::vector<ChangeEvent> out;
+    for (const auto& e : events)
+      if (e.seq > seq) out.push_back(e);
+    return out;
+  }
+  uint64_t last() const { return events.empty() ? 0 : events.back().seq; }
+};
+
+std::string describe(const std::vector<ChangeEvent>& es) {
+  std::string s;
+  for (const auto& e : es) {
+    s += std::to_string(e.seq) + (e.op == ChangeOp::kPut ? " put " : " del ") + e.key + "\n";
+  }
+  return s;
+}
+
+// ---- keys mode ------------------------------------------------------------------
+
+TEST(TailKeys, DeliversVariableLengthKeysInOrderAndResumesAtTheTrueSuccessor) {
+  TailEnv env;
+  auto w = env.writer();
+  const std::string a0("a\0", 2);
+  for (const std::string& k : {std::string("a"), a0, std::string("aa"), std::string("b")}) {
+    ASSERT_TRUE(w->put(k, "v:" + k).ok());
+  }
+  ASSERT_TRUE(w->flush().ok());
+  auto t = env.tailer();
+  TailOptions o;
+  o.mode = TailMode::kKeys;
+  std::vector<std::string> keys;
+  Status s = t->tail(o, [&](const ChangeEvent& e) {
+    keys.push_back(e.key);
+    EXPECT_EQ(e.value, "v:" + e.key);
+    EXPECT_GT(e.seq, 0u);
+    return keys.size() < 4;
+  });
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(keys, (std::vector<std::string>{"a", a0, "aa", "b"}));
+
+  // Resume after "a": "a\0" is next, not skipped.
+  o.after_key = "a";
+  keys.clear();
+  ASSERT_TRUE(t->tail(o, [&](const ChangeEvent& e) {
+                 keys.push_back(e.key);
+                 return keys.size() < 3;
+               }).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{a0, "aa", "b"}));
+
+  // Caught up after "b", new keys appear later and are delivered once.
+  o.after_key = "b";
+  keys.clear();
+  std::thread producer([&] {
+    std::this_thread::sleep_for(30ms);
+    ASSERT_TRUE(w->put("c", "v:c").ok());
+    ASSERT_TRUE(w->put("d", "v:d").ok());
+    ASSERT_TRUE(w->flush().ok());
+  });
+  ASSERT_TRUE(t->tail(o, [&](const ChangeEvent& e) {
+                 keys.push_back(e.key);
+                 return keys.size() < 2;
+               }).ok());
+  producer.join();
+  EXPECT_EQ(keys, (std::vector<std::string>{"c", "d"}));
+  ASSERT_TRUE(w->close().ok());
+}
+
+TEST(TailKeys, RangeFiltersApply) {
+  TailEnv env;
+  auto w = env.writer();
+  for (const char* k : {"log/1", "log/2", "log/3", "log0", "other"}) ASSERT_TRUE(w->put(k, k).ok());
+  ASSERT_TRUE(w->flush().ok());
+  auto t = env.tailer();
+  TailOptions o;
+  o.mode = TailMode::kKeys;
+  o.prefix = "log/";
+  o.max_key = "log/2";
+  std::vector<std::string> keys;
+  ASSERT_TRUE(t->tail(o, [&](const ChangeEvent& e) {
+                 keys.push_back(e.key);
+                 return keys.size() < 2;
+               }).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"log/1", "log/2"}));
+  o.after_seq = 3;
+  EXPECT_TRUE(t->tail(o, [](const ChangeEvent&) { return false; }).is_invalid_argument());
+  ASSERT_TRUE(w->close().ok());
+}
+
+// ---- changes mode ------------------------------------------------------------------
+
+TEST(TailChanges, EveryPutUpdateAndDeleteInSequenceOrder) {
+  TailEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.blob_threshold = 100;
+  auto w = env.writer(wo);
+  Expected ex;
+  auto t = env.tailer();
+  const uint64_t start = t->manifest().data_seq;
+  EXPECT_EQ(start, 0u);
+
+  // Updates of one key inside one flush are all delivered, not just the last.
+  ex.put(*w->put("k", "1"), "k", "1");
+  ex.put(*w->put("k", "2"), "k", "2");
+  ex.del(*w->del("k"), "k");
+  ex.put(*w->put("b", "x"), "b", "x");
+  ASSERT_TRUE(w->flush().ok());
+  const std::string big(300, 'z');
+  ex.put(*w->put("blob", big), "blob", big);  // a blob value comes back whole
+  const uint64_t ttl_seq = *w->put_with_ttl("ttl", "t", 1000ms);
+  ASSERT_TRUE(w->flush().ok());
+
+  TailOptions o;
+  o.after_seq = 0;
+  Collected c = collect(*t, o, ttl_seq);
+  ASSERT_TRUE(c.status.ok()) << c.status.to_string();
+  ASSERT_EQ(c.events.size(), 6u) << describe(c.events);
+  std::vector<ChangeEvent> got(c.events.begin(), c.events.begin() + 5);
+  EXPECT_EQ(got, ex.events) << describe(got);
+  const ChangeEvent& ttl = c.events.back();
+  EXPECT_EQ(ttl.key, "ttl");
+  ASSERT_TRUE(ttl.expires_at_ms.has_value());
+  EXPECT_EQ(*ttl.expires_at_ms, env.clock.now_ms() + 1000);
+
+  // A filter applies to changes too, and after_seq is exclusive.
+  o.after_seq = ex.events[0].seq;
+  o.prefix = "k";
+  c = collect(*t, o, ex.events[2].seq);
+  ASSERT_TRUE(c.status.ok());
+  EXPECT_EQ(c.events, (std::vector<ChangeEvent>{ex.events[1], ex.events[2]}));
+  ASSERT_TRUE(w->close().ok());
+}
+
+TEST(TailChanges, FromNowDeliversOnlyNewWritesAsTheyAreFlushed) {
+  TailEnv env;
+  auto w = env.writer();
+  ASSERT_TRUE(w->put("old", "1").ok());
+  ASSERT_TRUE(w->flush().ok());
+  auto t = env.tailer();
+  ASSERT_TRUE(t->start().ok());
+  std::vector<ChangeEvent> got;
+  uint64_t last = 0;
+  std::thread producer([&] {
+    std::this_thread::sleep_for(20ms);
+    for (int i = 0; i < 5; i++) {
+      last = *w->put("new" + std::to_string(i), "v");
+      ASSERT_TRUE(w->flush().ok());
+    }
+  });
+  Status s = t->tail(TailOptions{}, [&](const ChangeEvent& e) {
+    got.push_back(e);
+    return got.size() < 5;
+  });
+  producer.join();
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(got.size(), 5u);
+  for (int i = 0; i < 5; i++) EXPECT_EQ(got[i].key, "new" + std::to_string(i));
+  EXPECT_EQ(got.back().seq, last);
+  EXPECT_GT(t->last_refresh_ms(), 0);
+  ASSERT_TRUE(w->close().ok());
+}
+
+// The property: across flushes, compactions, snapshots, GC within the
+// retention and tailer restarts at random points, the concatenated output
+// of the tailers is exactly every write in sequence order.
+TEST(TailChanges, ExactlyOnceInOrderAcrossCompactionsGcAndRestarts) {
+  const int seeds = testing::seed_count(100);
+  for (int s = 0; s < seeds; s++) {
+    const uint64_t seed = testing::seed_base() + s;
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Random rng(seed);
+    TailEnv env(seed);
+    WriterOptions wo = env.writer_options();
+    wo.snapshot_every = 4;
+    wo.blob_threshold = 512;
+    auto w = env.writer(wo);
+    auto comp = env.compactor();
+    auto gc = env.gc(1h);
+    Expected ex;
+    std::vector<ChangeEvent> delivered;
+    uint64_t cursor = 0;
+    for (int round = 0; round < 12; round++) {
+      const int writes = 1 + static_cast<int>(rng.uniform(8));
+      for (int i = 0; i < writes; i++) {
+        const std::string k = "k" + std::to_string(rng.uniform(10));
+        if (rng.uniform(4) == 0) {
+          ex.del(*w->del(k), k);
+        } else {
+          std::string v = rng.uniform(6) == 0 ? std::string(600, 'a' + round) : "v" + std::to_string(round);
+          ex.put(*w->put(k, v), k, v);
+        }
+      }
+      ASSERT_TRUE(w->flush().ok());
+      if (rng.uniform(2) == 0) {
+        ASSERT_TRUE(comp->run_compaction().ok());
+      }
+      if (rng.uniform(3) == 0) {
+        env.clock.advance_ms(61'000);  // past the grace, well within the retention
+        ASSERT_TRUE(gc->run_once().ok());
+      }
+      if (rng.uniform(2) == 0 && ex.last() > cursor) {
+        // A tailer process starts from the stored cursor, reads part of
+        // what is there, and "crashes".
+        auto t = env.tailer();
+        TailOptions o;
+        o.after_seq = cursor;
+        const size_t want = 1 + rng.uniform(ex.after(cursor).size());
+        Collected c = collect(*t, o, ex.last(), want);
+        ASSERT_TRUE(c.status.ok()) << c.status.to_string();
+        ASSERT_EQ(c.events.size(), want);
+        delivered.insert(delivered.end(), c.events.begin(), c.events.end());
+        cursor = c.events.back().seq;
+      }
+    }
+    if (ex.last() > cursor) {
+      auto t = env.tailer();
+      TailOptions o;
+      o.after_seq = cursor;
+      Collected c = collect(*t, o, ex.last());
+      ASSERT_TRUE(c.status.ok()) << c.status.to_string();
+      delivered.insert(delivered.end(), c.events.begin(), c.events.end());
+    }
+    ASSERT_EQ(delivered, ex.events) << "got:\n" << describe(delivered) << "want:\n" << describe(ex.events);
+    ASSERT_TRUE(w->close().ok());
+  }
+}
+
+TEST(TailChanges, CursorOlderThanTheKeptHistoryIsExpiredNeverAGap) {
+  TailEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.snapshot_every = 2;
+  auto w = env.writer(wo);
+  auto comp = env.compactor();
+  Expected ex;
+  for (int i = 0; i < 6; i++) {
+    ex.put(*w->put("k" + std::to_string(i), "v"), "k" + std::to_string(i), "v");
+    ASSERT_TRUE(w->flush().ok());
+    ASSERT_TRUE(comp->run_compaction().ok());
+  }
+  auto gc = env.gc(10min);
+  ASSERT_TRUE(gc->run_once().ok());
+  const uint64_t old_part_end = ex.last();
+  env.clock.advance_ms(11 * 60'000);  // past the change retention
+  ASSERT_TRUE(gc->run_once().ok());
+  ASSERT_TRUE(gc->run_once().ok());
+  for (int i = 6; i < 9; i++) {
+    ex.put(*w->put("k" + std::to_string(i), "v"), "k" + std::to_string(i), "v");
+    ASSERT_TRUE(w->flush().ok());
+  }
+  ASSERT_FALSE(env.scoped->head(log_key(1)).ok()) << "the old history is collected";
+
+  auto t = env.tailer();
+  for (uint64_t cursor : {uint64_t{0}, ex.events[0].seq, ex.events[4].seq}) {
+    TailOptions o;
+    o.after_seq = cursor;
+    Collected c = collect(*t, o, ex.last());
+    EXPECT_TRUE(c.status.is_change_cursor_expired()) << cursor << ": " << c.status.to_string();
+    EXPECT_TRUE(c.events.empty()) << describe(c.events);
+  }
+  // A cursor at the end of the collected part resumes without a gap.
+  TailOptions o;
+  o.after_seq = old_part_end;
+  Collected c = collect(*t, o, ex.last());
+  ASSERT_TRUE(c.status.ok()) << c.status.to_string();
+  EXPECT_EQ(c.events, ex.after(old_part_end));
+  ASSERT_TRUE(w->close().ok());
+}
+
+TEST(TailChanges, ExpiryDuringTheWalkIsReportedAndNothingIsSkipped) {
+  // The SST a data entry names is gone (GC removed it after the tail
+  // located its position): ChangeCursorExpired, not a silent skip.
+  TailEnv env;
+  auto w = env.writer();
+  Expected ex;
+  for (int i = 0; i < 3; i++) {
+    ex.put(*w->put("k" + std::to_string(i), "v"), "k" + std::to_string(i), "v");
+    ASSERT_TRUE(w->flush().ok());
+  }
+  auto t = env.tailer();
+  ASSERT_TRUE(env.scoped->remove(sst_key(t->manifest().l0[1].id)).ok());
+  TailOptions o;
+  o.after_seq = 0;
+  Collected c = collect(*t, o, ex.last());
+  EXPECT_TRUE(c.status.is_change_cursor_expired()) << c.status.to_string();
+  ASSERT_EQ(c.events.size(), 1u) << "the first flush, then the hole is reported";
+  EXPECT_EQ(c.events[0], ex.events[0]);
+  ASSERT_TRUE(w->close().ok());
+}
+
+TEST(TailChanges, SupersededWritersEntriesAreNeverDelivered) {
+  // Writer A is fenced by B; a late add_sstable of A (its epoch) lands in
+  // the log after B's claim. Replay skips it, so must the feed — also when
+  // the feed judges it from storage, below log_seq_start.
+  TailEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.snapshot_every = 2;
+  auto a = env.writer(wo);
+  Expected ex;
+  ex.put(*a->put("a", "1"), "a", "1");
+  ASSERT_TRUE(a->flush().ok());
+  ManifestLogOptions lo;
+  lo.clock = &env.clock;
+  ManifestLog raw(object_store_manifest_storage(env.scoped), lo);
+  ASSERT_TRUE(raw.open().ok());
+  LogEntry zombie_template;  // A's entry as it was, to replay later
+  for (uint64_t p = raw.state().next_pos - 1; p > 0 && zombie_template.added.empty(); p--) {
+    auto bytes = env.scoped->get(log_key(p));
+    ASSERT_TRUE(bytes.ok());
+    auto e = decode_entry(bytes->data, "x");
+    ASSERT_TRUE(e.ok());
+    if (e->op == LogOp::kAddSstable) zombie_template = *e;
+  }
+  ASSERT_FALSE(zombie_template.added.empty());
+  auto b = env.writer(wo);  // claims: A is superseded
+  ASSERT_TRUE(raw.refresh().ok());
+  LogEntry z = zombie_template;
+  z.pos = raw.state().next_pos;
+  z.added[0].id = "zombie-sst";
+  z.added[0].seq_lo = z.added[0].seq_hi = z.last_seq = 1u << 20;  // data no one may see
+  z.commit_id = "zombie";
+  // A's late SST holds a write no reader ever sees.
+  StringSink sink;
+  SstBuilder builder(SstBuilderOptions{}, &sink);
+  ASSERT_TRUE(builder.add("zombie", z.added[0].seq_hi, ValueKind::kPut, "lost").ok());
+  ASSERT_TRUE(builder.finish().ok());
+  z.added[0].size = sink.contents().size();
+  ASSERT_TRUE(env.scoped->put(sst_key("zombie-sst"), sink.contents(), PutOptions::create_only()).ok());
+  ASSERT_TRUE(env.scoped->put(log_key(z.pos), encode_entry(z), PutOptions::create_only()).ok());
+  for (int i = 0; i < 4; i++) {  // B's flushes move log_seq_start past the zombie
+    ex.put(*b->put("b" + std::to_string(i), "2"), "b" + std::to_string(i), "2");
+    ASSERT_TRUE(b->flush().ok());
+  }
+  auto t = env.tailer();
+  ASSERT_GT(t->manifest().log_seq_start, z.pos) << "the zombie entry is below log_seq_start";
+  TailOptions o;
+  o.after_seq = 0;
+  Collected c = collect(*t, o, ex.last());
+  ASSERT_TRUE(c.status.ok()) << c.status.to_string();
+  EXPECT_EQ(c.events, ex.events) << describe(c.events);
+  ASSERT_TRUE(b->close().ok());
+}
+
+TEST(TailChanges, BootstrapIsAConsistentSnapshotAndCursor) {
+  TailEnv env;
+  auto w = env.writer();
+  std::map<std::string, std::string> model;
+  for (int i = 0; i < 20; i++) {
+    const std::string k = "k" + std::to_string(i % 7);
+    ASSERT_TRUE(w->put(k, std::to_string(i)).ok());
+    model[k] = std::to_string(i);
+    if (i % 5 == 4) {
+      ASSERT_TRUE(w->flush().ok());
+    }
+  }
+  ASSERT_TRUE(w->flush().ok());
+  auto t = env.tailer();
+  auto boot = t->bootstrap(TailOptions{});
+  ASSERT_TRUE(boot.ok());
+  // Writes after the bootstrap are not in the snapshot but in the feed.
+  ASSERT_TRUE(w->del("k0").ok());
+  const uint64_t last = *w->put("k1", "after");
+  ASSERT_TRUE(w->flush().ok());
+  ASSERT_TRUE(t->refresh().ok());
+  std::map<std::string, std::string> view;
+  for (; boot->snapshot->valid(); boot->snapshot->next()) {
+    view[std::string(boot->snapshot->key())] = std::string(boot->snapshot->value());
+  }
+  ASSERT_TRUE(boot->snapshot->status().ok());
+  EXPECT_EQ(view, model);
+  TailOptions o;
+  o.after_seq = boot->cursor;
+  Collected c = collect(*t, o, last);
+  ASSERT_TRUE(c.status.ok());
+  for (const auto& e : c.events) {
+    if (e.op == ChangeOp::kDelete) view.erase(e.key);
+    else view[e.key] = e.value;
+  }
+  model.erase("k0");
+  model["k1"] = "after";
+  EXPECT_EQ(view, model);
+  EXPECT_EQ(c.events.size(), 2u);
+  ASSERT_TRUE(w->close().ok());
+}
+
+TEST(TailChannel, DeliversThroughABoundedQueueAndCloses) {
+  TailEnv env;
+  auto w = env.writer();
+  Expected ex;
+  for (int i = 0; i < 50; i++) ex.put(*w->put("k" + std::to_string(i), "v"), "k" + std::to_string(i), "v");
+  ASSERT_TRUE(w->flush().ok());
+  auto t = env.tailer();
+  TailOptions o;
+  o.after_seq = 0;
+  auto ch = t->subscribe(o, /*capacity=*/3);
+  ASSERT_TRUE(ch.ok());
+  std::vector<ChangeEvent> got;
+  while (got.size() < 50) {
+    auto e = (*ch)->next(5s);
+    ASSERT_TRUE(e.ok()) << e.status().to_string();
+    ASSERT_TRUE(e->has_value()) << "timed out after " << got.size();
+    got.push_back(**e);
+  }
+  EXPECT_EQ(got, ex.events);
+  auto none = (*ch)->next(20ms);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  (*ch)->close();
+  auto closed = (*ch)->next(1s);
+  EXPECT_EQ(closed.status().code(), Code::kAborted);
+
+  // Errors reach the consumer: an expired cursor.
+  ASSERT_TRUE(env.scoped->remove(sst_key(t->manifest().l0[0].id)).ok());
+  auto bad = t->subscribe(o, 3);
+  ASSERT_TRUE(bad.ok());
+  auto r = (*bad)->next(5s);
+  EXPECT_TRUE(r.status().is_change_cursor_expired()) << r.status().to_string();
+  EXPECT_TRUE(t->subscribe(o, 0).status().is_invalid_argument());
+  ASSERT_TRUE(w->close().ok());
+}
+
+TEST(TailingReader, StopEndsRunningTailsAndReadsStillWork) {
+  TailEnv env;
+  auto w = env.writer();
+  ASSERT_TRUE(w->put("k", "v").ok());
+  ASSERT_TRUE(w->flush().ok());
+  auto t = env.tailer();
+  EXPECT_TRUE(t->start().ok());
+  EXPECT_TRUE(t->start().ok()) << "idempotent";
+  Status result = Status::Aborted("not returned");
+  std::thread tail([&] { result = t->tail(TailOptions{}, [](const ChangeEvent&) { return true; }); });
+  std::this_thread::sleep_for(30ms);
+  t->stop();
+  tail.join();
+  EXPECT_TRUE(result.ok()) << result.to_string();
+  EXPECT_EQ(*t->get("k"), "v");
+  EXPECT_EQ(t->scan("", "").value().size(), 1u);
+  EXPECT_TRUE(t->start().ok()) << "restartable";
+  ReaderOptions zero = env.reader_options();
+  auto manual = TailingReader::open(env.store, zero);
+  ASSERT_TRUE(manual.ok());
+  EXPECT_TRUE((*manual)->start().is_invalid_argument()) << "no refresh_interval";
+  ASSERT_TRUE(w->close().ok());
+}
+
+}  // namespace
+}  // namespace isle
