@@ -110,6 +110,7 @@ struct TailingReaderStats {
   uint64_t sst_reads = 0;          // L0 SSTs fetched for the change feed
   uint64_t events = 0;             // events delivered, all tails together
   uint64_t cursor_searches = 0;    // resumes that searched the log
+  uint64_t transient_errors = 0;   // store outages a tail waited out
 };
 
 class TailingReader {
@@ -146,9 +147,11 @@ class TailingReader {
 
   // Runs a tail on this thread until the handler returns false or stop()
   // (then OK) or an error: ChangeCursorExpired when after_seq is older
-  // than the kept history, Corruption for unreadable objects, an I/O
-  // error that persisted through the store's retries. InvalidArgument for
-  // options that do not fit the mode.
+  // than the kept history, Corruption for unreadable objects, a permanent
+  // store error. InvalidArgument for options that do not fit the mode.
+  // Transient store errors (an outage outlasting the store's retries) are
+  // waited out: the tail retries every refresh interval from the last
+  // delivered event.
   Status tail(const TailOptions& options, const TailHandler& handler);
   // The same on a background thread, into a queue of `capacity` events.
   Result<std::unique_ptr<TailChannel>> subscribe(const TailOptions& options,

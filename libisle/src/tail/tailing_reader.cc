@@ -146,6 +146,7 @@ class TailingReader::Impl {
     s.sst_reads = sst_reads_;
     s.events = events_;
     s.cursor_searches = searches_;
+    s.transient_errors = transient_errors_;
     return s;
   }
 
@@ -235,46 +236,67 @@ class TailingReader::Impl {
 
   // -- keys mode --
 
-  Status tail_keys(const Tail& t) {
-    std::optional<std::string> last = t.o.after_key;
+  // Both modes: run `step` (deliver what the view holds) after each view
+  // change until the tail ends. A store error that is still transient
+  // after the store's own retries (an outage) is waited out: the next
+  // round starts again from the last delivered event, so nothing is lost
+  // or repeated. Other errors end the tail.
+  template <typename Step>
+  Status follow(const Tail& t, Step step) {
     for (;;) {
       if (ended(t)) return Status::OK();
       const uint64_t seen = version();
-      KeyRange kr(t.o, last);
-      if (!kr.empty()) {
-        auto it = reader_->iterator(kr.iterator_options());
-        for (it->seek_to_first(); it->valid(); it->next()) {
-          ChangeEvent e;
-          e.seq = it->sequence();
-          e.key = std::string(it->key());
-          e.value = std::string(it->value());
-          last = e.key;
-          if (!deliver(t, e) || ended(t)) return Status::OK();
-        }
-        ISLE_RETURN_IF_ERROR(it->status());
+      bool stop = false;
+      Status s = step(&stop);
+      if (stop) return Status::OK();
+      if (!s.ok()) {
+        if (!s.is_retryable()) return s;
+        transient_errors_++;
       }
-      wait_for_news(t, seen);
+      wait_for_news(t, s.ok() ? seen : version());
     }
+  }
+
+  Status tail_keys(const Tail& t) {
+    std::optional<std::string> last = t.o.after_key;
+    return follow(t, [&](bool* stop) -> Status {
+      KeyRange kr(t.o, last);
+      if (kr.empty()) return Status::OK();
+      auto it = reader_->iterator(kr.iterator_options());
+      for (it->seek_to_first(); it->valid(); it->next()) {
+        ChangeEvent e;
+        e.seq = it->sequence();
+        e.key = std::string(it->key());
+        e.value = std::string(it->value());
+        last = e.key;
+        if (!deliver(t, e) || ended(t)) {
+          *stop = true;
+          return Status::OK();
+        }
+      }
+      return it->status();
+    });
   }
 
   // -- changes mode --
 
   Status tail_changes(const Tail& t) {
     KeyRange kr(t.o);
-    auto st = ReaderAccess::state(*reader_);
-    uint64_t cursor = t.o.after_seq.value_or(st->data_seq);
+    auto first = ReaderAccess::state(*reader_);
+    uint64_t cursor = t.o.after_seq.value_or(first->data_seq);
     std::optional<uint64_t> pos;
-    if (!t.o.after_seq) pos = st->next_pos;
-    for (;;) {
-      if (ended(t)) return Status::OK();
-      const uint64_t seen = version();
-      st = ReaderAccess::state(*reader_);
+    if (!t.o.after_seq) pos = first->next_pos;
+    return follow(t, [&](bool* stop) -> Status {
+      auto st = ReaderAccess::state(*reader_);
       if (!pos) {
         ISLE_ASSIGN_OR_RETURN(uint64_t p, locate(cursor, *st));
         pos = p;
       }
       while (*pos < st->next_pos) {
-        if (ended(t)) return Status::OK();
+        if (ended(t)) {
+          *stop = true;
+          return Status::OK();
+        }
         ISLE_ASSIGN_OR_RETURN(std::optional<FeedEntry> fe, entry_at(*pos, *st));
         if (!fe) {
           return Status::ChangeCursorExpired(log_key(*pos) + " was collected: changes after seq " +
@@ -283,13 +305,16 @@ class TailingReader::Impl {
         if (fe->data && fe->sst.seq_hi > cursor) {
           bool go_on = true;
           ISLE_RETURN_IF_ERROR(deliver_sst(t, kr, fe->sst, *pos, &cursor, &go_on));
-          if (!go_on) return Status::OK();
+          if (!go_on) {
+            *stop = true;
+            return Status::OK();
+          }
           cursor = std::max(cursor, fe->sst.seq_hi);
         }
         ++*pos;
       }
-      wait_for_news(t, seen);
-    }
+      return Status::OK();
+    });
   }
 
   // Delivers the entries of one L0 SST above *cursor, in sequence order.
@@ -503,7 +528,8 @@ class TailingReader::Impl {
   std::mutex cache_mu_;
   std::map<uint64_t, FeedEntry> cache_;
 
-  std::atomic<uint64_t> log_reads_{0}, log_cached_{0}, sst_reads_{0}, events_{0}, searches_{0};
+  std::atomic<uint64_t> log_reads_{0}, log_cached_{0}, sst_reads_{0}, events_{0}, searches_{0},
+      transient_errors_{0};
 };
 
 // ---- TailChannel ----------------------------------------------------------------

@@ -417,6 +417,34 @@ TEST(TailChanges, ExpiryDuringTheWalkIsReportedAndNothingIsSkipped) {
   ASSERT_TRUE(w->close().ok());
 }
 
+TEST(TailChanges, AStoreOutageIsWaitedOutWithoutLosingOrRepeatingEvents) {
+  TailEnv env;
+  auto w = env.writer();
+  Expected ex;
+  for (int i = 0; i < 3; i++) {
+    for (int j = 0; j < 3; j++) {
+      const std::string k = "k" + std::to_string(i * 3 + j);
+      ex.put(*w->put(k, "v"), k, "v");
+    }
+    ASSERT_TRUE(w->flush().ok());
+  }
+  auto t = env.tailer();
+  // SST reads fail for longer than the store's own retries last (10
+  // attempts per call): the tail sees Transient twice, then recovers.
+  env.fault->add_rule(FaultRule::on(StoreOp::kGet)
+                          .key_prefix("db/sstable/")
+                          .skip(1)  // the first SST is delivered before the outage
+                          .times(25)
+                          .fail(Status::Transient("outage")));
+  TailOptions o;
+  o.after_seq = 0;
+  Collected c = collect(*t, o, ex.last());
+  ASSERT_TRUE(c.status.ok()) << c.status.to_string();
+  EXPECT_EQ(c.events, ex.events) << describe(c.events);
+  EXPECT_GE(t->stats().transient_errors, 2u);
+  ASSERT_TRUE(w->close().ok());
+}
+
 TEST(TailChanges, SupersededWritersEntriesAreNeverDelivered) {
   // Writer A is fenced by B; a late add_sstable of A (its epoch) lands in
   // the log after B's claim. Replay skips it, so must the feed — also when
