@@ -16,8 +16,10 @@
 // target_sst_size on key boundaries; inputs that overlap nothing else are
 // moved into the output run without being rewritten.
 //
-// Memory stays bounded: inputs are read block by block through ranged
-// GETs, one output SST is built at a time while the previous one uploads.
+// Memory stays bounded and the store is kept busy: each input is read in
+// read_ahead_bytes chunks through ranged GETs, its next chunk fetched in
+// the background (all inputs at once) while the merge works; one output
+// SST is built at a time while the previous one uploads.
 // Restartable at any instant: an interrupted compaction leaves only
 // uncommitted SSTs, which GC's orphan sweep removes.
 #pragma once
@@ -58,6 +60,10 @@ struct CompactorOptions {
   size_t block_size = 4096;
   int bloom_bits_per_key = 10;
   Compression compression = Compression::kLz4;
+  // Inputs are read in chunks of this size, the next chunk of every input
+  // fetched in the background while the current one is merged: memory is
+  // about 2 * read_ahead_bytes per input, whatever the input's size.
+  uint64_t read_ahead_bytes = uint64_t{4} << 20;
   // How often the background loop (start()) looks for work.
   std::chrono::milliseconds check_interval{1000};
   // Write a manifest snapshot after this many log entries past
