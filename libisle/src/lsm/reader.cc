@@ -33,6 +33,7 @@
 #include "manifest/manifest_log.h"
 #include "lsm/engine_store.h"
 #include "lsm/reader_access.h"
+#include "util/background_loop.h"
 #include "util/hash.h"
 #include "util/signing.h"
 
@@ -155,14 +156,7 @@ class Reader::Impl {
         listener_(std::move(listener)),
         log_(std::move(storage), log_options()) {}
 
-  ~Impl() {
-    {
-      std::lock_guard lk(bg_mu_);
-      stopping_ = true;
-    }
-    bg_cv_.notify_all();
-    if (bg_.joinable()) bg_.join();
-  }
+  ~Impl() { refresher_.stop(); }
 
   ManifestLogOptions log_options() const {
     ManifestLogOptions lo = role_log_options(o_.clock, o_.lease, o_.retry_backoff);
@@ -192,7 +186,12 @@ class Reader::Impl {
       install_view_locked();
     }
     if (o_.refresh_interval.count() > 0) {
-      bg_ = std::thread([this] { refresh_loop(); });
+      refresher_.start(
+          [this]() -> std::optional<std::chrono::milliseconds> {
+            (void)refresh();  // errors keep the old view; the next round retries
+            return o_.refresh_interval;
+          },
+          o_.refresh_interval);
     }
     return Status::OK();
   }
@@ -365,17 +364,6 @@ class Reader::Impl {
     view_ = std::move(v);
   }
 
-  void refresh_loop() {
-    std::unique_lock lk(bg_mu_);
-    while (!stopping_) {
-      bg_cv_.wait_for(lk, o_.refresh_interval, [&] { return stopping_; });
-      if (stopping_) break;
-      lk.unlock();
-      (void)refresh();  // errors keep the old view; the next round retries
-      lk.lock();
-    }
-  }
-
   const ObjectStorePtr store_;
   const ReaderOptions o_;
   Clock* const clock_;
@@ -392,10 +380,7 @@ class Reader::Impl {
   mutable std::mutex view_mu_;
   std::shared_ptr<const View> view_;
 
-  std::mutex bg_mu_;
-  std::condition_variable bg_cv_;
-  bool stopping_ = false;
-  std::thread bg_;
+  BackgroundLoop refresher_;  // refresh_interval > 0
 
   friend class Reader;
   friend struct ReaderAccess;

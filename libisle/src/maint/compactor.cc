@@ -34,6 +34,7 @@
 #include "format/sink.h"
 #include "format/sst_builder.h"
 #include "format/read_ahead_source.h"
+#include "util/background_loop.h"
 #include "format/sst_reader.h"
 #include "format/sst_source.h"
 #include "lsm/engine_store.h"
@@ -128,21 +129,11 @@ class Compactor::Impl {
   }
 
   Status start() {
-    std::lock_guard lk(bg_mu_);
-    if (bg_.joinable()) return Status::OK();
-    stopping_ = false;
-    bg_ = std::thread([this] { loop(); });
+    loop_.start([this] { return loop_step(); }, std::chrono::milliseconds(0));
     return Status::OK();
   }
 
-  void stop() {
-    {
-      std::lock_guard lk(bg_mu_);
-      stopping_ = true;
-    }
-    bg_cv_.notify_all();
-    if (bg_.joinable()) bg_.join();
-  }
+  void stop() { loop_.stop(); }
 
   bool fenced() const {
     std::lock_guard lk(run_mu_);
@@ -352,18 +343,13 @@ class Compactor::Impl {
     (void)log_.write_snapshot();  // best effort; the next cycle tries again
   }
 
-  void loop() {
-    std::unique_lock lk(bg_mu_);
-    while (!stopping_) {
-      lk.unlock();
-      auto r = run_once();
-      lk.lock();
-      if (!r.ok() && r.status().code() == Code::kFenced) break;
-      // More work may be waiting right away (e.g. L0 still over the
-      // threshold); otherwise sleep for the interval.
-      const bool did_work = r.ok() && !r->inputs.empty();
-      if (!did_work) bg_cv_.wait_for(lk, o_.check_interval, [&] { return stopping_; });
-    }
+  // One background round: stop when fenced; more work may be waiting
+  // right away (e.g. L0 still over the threshold), else wait an interval.
+  std::optional<std::chrono::milliseconds> loop_step() {
+    auto r = run_once();
+    if (!r.ok() && r.status().code() == Code::kFenced) return std::nullopt;
+    const bool did_work = r.ok() && !r->inputs.empty();
+    return did_work ? std::chrono::milliseconds(0) : o_.check_interval;
   }
 
   const ObjectStorePtr store_;
@@ -375,10 +361,7 @@ class Compactor::Impl {
   ManifestLog log_;
   std::future<Status> upload_;
 
-  std::mutex bg_mu_;
-  std::condition_variable bg_cv_;
-  bool stopping_ = false;
-  std::thread bg_;
+  BackgroundLoop loop_;  // last: stopped before the members it uses go
 };
 
 Result<std::unique_ptr<Compactor>> Compactor::open(ObjectStorePtr store, const DBOptions& db,

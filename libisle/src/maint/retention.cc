@@ -33,6 +33,7 @@
 
 #include "lsm/engine_store.h"
 #include "manifest/manifest_log.h"
+#include "util/background_loop.h"
 #include "util/random.h"
 
 namespace isle {
@@ -161,21 +162,17 @@ class RetentionCompactor::Impl {
   }
 
   Status start() {
-    std::lock_guard lk(bg_mu_);
-    if (bg_.joinable()) return Status::OK();
-    stopping_ = false;
-    bg_ = std::thread([this] { loop(); });
+    loop_.start(
+        [this]() -> std::optional<std::chrono::milliseconds> {
+          auto r = run_once();
+          if (!r.ok() && r.status().code() == Code::kFenced) return std::nullopt;
+          return o_.check_interval;
+        },
+        std::chrono::milliseconds(0));
     return Status::OK();
   }
 
-  void stop() {
-    {
-      std::lock_guard lk(bg_mu_);
-      stopping_ = true;
-    }
-    bg_cv_.notify_all();
-    if (bg_.joinable()) bg_.join();
-  }
+  void stop() { loop_.stop(); }
 
   bool fenced() const {
     std::lock_guard lk(stats_mu_);
@@ -294,22 +291,11 @@ class RetentionCompactor::Impl {
     (void)log_.write_snapshot();  // best effort; a later cycle tries again
   }
 
-  void loop() {
-    std::unique_lock lk(bg_mu_);
-    while (!stopping_) {
-      lk.unlock();
-      auto r = run_once();
-      lk.lock();
-      if (!r.ok() && r.status().code() == Code::kFenced) break;
-      bg_cv_.wait_for(lk, o_.check_interval, [&] { return stopping_; });
-    }
-  }
-
   const DBOptions db_;
   RetentionOptions o_;
   Clock* const clock_;
 
-  std::mutex run_mu_;  // one cycle at a time; guards everything below to bg_mu_
+  std::mutex run_mu_;  // one cycle at a time; guards everything below to stats_mu_
   ManifestLog log_;
   std::vector<PendingRemoval> pending_;  // oldest first
   std::vector<std::string> confirmed_;   // removals not yet reported
@@ -319,10 +305,7 @@ class RetentionCompactor::Impl {
   mutable std::mutex stats_mu_;
   RetentionStats stats_;
 
-  std::mutex bg_mu_;
-  std::condition_variable bg_cv_;
-  bool stopping_ = false;
-  std::thread bg_;
+  BackgroundLoop loop_;  // last: stopped before the members it uses go
 };
 
 Result<std::unique_ptr<RetentionCompactor>> RetentionCompactor::open(ObjectStorePtr store,

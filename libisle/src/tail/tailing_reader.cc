@@ -44,6 +44,7 @@
 #include "lsm/reader_access.h"
 #include "manifest/manifest_codec.h"
 #include "tail/key_range.h"
+#include "util/background_loop.h"
 
 namespace isle {
 
@@ -98,23 +99,22 @@ class TailingReader::Impl {
     if (o_.refresh_interval.count() <= 0) {
       return Status::InvalidArgument("TailingReader::start: refresh_interval is 0");
     }
-    std::lock_guard lk(mu_);
-    if (bg_.joinable()) return Status::OK();
-    bg_stop_ = false;
-    bg_ = std::thread([this] { refresh_loop(); });
+    refresher_.start(
+        [this]() -> std::optional<std::chrono::milliseconds> {
+          (void)refresh();  // errors keep the old view; the next round retries
+          return o_.refresh_interval;
+        },
+        o_.refresh_interval);
     return Status::OK();
   }
 
   void stop() {
-    std::thread t;
     {
       std::lock_guard lk(mu_);
-      bg_stop_ = true;
       stop_gen_++;
-      t = std::move(bg_);
     }
     cv_.notify_all();
-    if (t.joinable()) t.join();
+    refresher_.stop();
   }
 
   Status refresh() {
@@ -217,16 +217,14 @@ class TailingReader::Impl {
   void wait_for_news(const Tail& t, uint64_t seen) {
     const auto interval =
         o_.refresh_interval.count() > 0 ? o_.refresh_interval : std::chrono::milliseconds(1000);
-    bool background;
     {
       std::unique_lock lk(mu_);
       cv_.wait_for(lk, interval, [&] {
         return version_ != seen || stop_gen_ != t.stop_gen || (t.cancel && t.cancel->load());
       });
       if (version_ != seen || stop_gen_ != t.stop_gen) return;
-      background = bg_.joinable();
     }
-    if (!background && !ended(t)) (void)refresh();  // an error: try again next round
+    if (!refresher_.running() && !ended(t)) (void)refresh();  // an error: try again next round
   }
 
   bool deliver(const Tail& t, const ChangeEvent& e) {
@@ -500,29 +498,16 @@ class TailingReader::Impl {
     return b;
   }
 
-  void refresh_loop() {
-    std::unique_lock lk(mu_);
-    while (!bg_stop_) {
-      cv_.wait_for(lk, o_.refresh_interval, [&] { return bg_stop_; });
-      if (bg_stop_) break;
-      lk.unlock();
-      (void)refresh();  // errors keep the old view; the next round retries
-      lk.lock();
-    }
-  }
-
   const ReaderOptions o_;
   Clock* const clock_;
   std::unique_ptr<Reader> reader_;
   ObjectStorePtr store_;
   ManifestStoragePtr storage_;
 
-  std::mutex mu_;  // version_, stop_gen_, bg_, bg_stop_
+  std::mutex mu_;  // version_, stop_gen_
   std::condition_variable cv_;
   uint64_t version_ = 0;   // bumped when the view changes
   uint64_t stop_gen_ = 0;  // bumped by stop(): running tails end
-  bool bg_stop_ = false;
-  std::thread bg_;
   std::atomic<int64_t> last_refresh_ms_{0};
 
   std::mutex cache_mu_;
@@ -530,6 +515,8 @@ class TailingReader::Impl {
 
   std::atomic<uint64_t> log_reads_{0}, log_cached_{0}, sst_reads_{0}, events_{0}, searches_{0},
       transient_errors_{0};
+
+  BackgroundLoop refresher_;  // last: stopped before the members it uses go
 };
 
 // ---- TailChannel ----------------------------------------------------------------
