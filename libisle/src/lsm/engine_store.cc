@@ -25,10 +25,12 @@ std::string default_owner_name() {
 }
 
 ManifestLogOptions role_log_options(Clock* clock, std::chrono::milliseconds lease,
-                                    std::chrono::milliseconds retry_backoff) {
+                                    std::chrono::milliseconds retry_backoff,
+                                    std::chrono::milliseconds grace) {
   ManifestLogOptions lo;
   lo.clock = clock;
   lo.lease = lease;
+  lo.grace = grace;
   lo.retry_backoff = retry_backoff;
   return lo;
 }

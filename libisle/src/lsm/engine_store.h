@@ -25,8 +25,9 @@ ObjectStorePtr engine_store(ObjectStorePtr raw, const std::string& prefix,
 std::string default_owner_name();
 
 // The ManifestLog options of a role: its clock (nullptr = system), the
-// database's lease, and the role's retry backoff.
+// database's lease and GC grace, and the role's retry backoff.
 ManifestLogOptions role_log_options(Clock* clock, std::chrono::milliseconds lease,
-                                    std::chrono::milliseconds retry_backoff);
+                                    std::chrono::milliseconds retry_backoff,
+                                    std::chrono::milliseconds grace = std::chrono::minutes(10));
 
 }  // namespace isle

@@ -66,7 +66,7 @@ class Writer::Impl {
   ~Impl() { stop_thread(); }
 
   ManifestLogOptions log_options() const {
-    return role_log_options(db_.clock, db_.lease, o_.retry_backoff);
+    return role_log_options(db_.clock, db_.lease, o_.retry_backoff, db_.gc_grace);
   }
 
   Status start() {

@@ -92,7 +92,7 @@ class Compactor::Impl {
   ~Impl() { stop(); }
 
   ManifestLogOptions log_options() const {
-    return role_log_options(db_.clock, db_.lease, o_.retry_backoff);
+    return role_log_options(db_.clock, db_.lease, o_.retry_backoff, db_.gc_grace);
   }
 
   Status open() {

@@ -192,7 +192,7 @@ class RetentionCompactor::Impl {
   };
 
   ManifestLogOptions log_options() {
-    ManifestLogOptions lo = role_log_options(db_.clock, db_.lease, o_.retry_backoff);
+    ManifestLogOptions lo = role_log_options(db_.clock, db_.lease, o_.retry_backoff, db_.gc_grace);
     lo.on_entry = [this](const LogEntry& e, bool applied) { on_log_entry(e, applied); };
     return lo;
   }

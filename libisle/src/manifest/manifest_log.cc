@@ -160,7 +160,10 @@ Result<uint64_t> ManifestLog::refresh() {
 }
 
 Status ManifestLog::lease_check(uint64_t pos) {
-  if (mono_ms() - last_current_read_ms_ < options_.lease.count()) return Status::OK();
+  // Time since the last CURRENT read before this create (the re-read below
+  // moves last_current_read_ms_).
+  const int64_t since_read = mono_ms() - last_current_read_ms_;
+  if (since_read < options_.lease.count()) return Status::OK();
   // Our lease ran out while committing: CURRENT must show that nothing
   // moved past our entry. Read it raw (sync_current would reload).
   auto r = read_current_object();
@@ -172,6 +175,16 @@ Status ManifestLog::lease_check(uint64_t pos) {
   if (!r->has_value()) return Status::OK();  // no CURRENT: nothing was ever collected
   ISLE_ASSIGN_OR_RETURN(CurrentPointer c, decode_current((*r)->data, kCurrentKey));
   known_log_seq_start_ = c.log_seq_start;
+  // log_seq_start moved past our entry. Two cases:
+  //   * a snapshot was written after our create landed: it replayed our
+  //     entry (replay cannot skip a missing position), so we committed;
+  //   * our create landed after GC collected the position: invisible.
+  // GC collects a position only a grace after it first saw log_seq_start
+  // pass it, which was after our last CURRENT read (that read showed it
+  // at or below pos). So within a grace of that read it is the first case.
+  if (c.log_seq_start > pos && since_read < options_.grace.count()) {
+    return Status::OK();
+  }
   if (c.log_seq_start > pos) {
     set_fenced("created " + log_key(pos) + " after log_seq_start moved to " +
                std::to_string(c.log_seq_start) +

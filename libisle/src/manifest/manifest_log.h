@@ -46,6 +46,10 @@ struct ManifestLogOptions {
   Clock* clock = nullptr;  // nullptr = Clock::system()
   // See the header comment. Must be shorter than the GC grace period.
   std::chrono::milliseconds lease{30'000};
+  // The database's GC grace (DBOptions::gc_grace): a log position cannot
+  // be collected sooner than this after the last CURRENT read that showed
+  // it at or above log_seq_start.
+  std::chrono::milliseconds grace{600'000};
   // Transient/Throttled errors on one request are retried this many times
   // with a short exponential backoff before the call fails.
   int transient_retries = 8;

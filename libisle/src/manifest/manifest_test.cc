@@ -366,7 +366,7 @@ void take_over_and_collect(Env& env, ManualClock& clock, const ManifestLogOption
     ASSERT_TRUE(b.append(e).ok());
   }
   ASSERT_TRUE(b.write_snapshot().ok());
-  clock.advance_ms(60'000);  // past the grace period
+  clock.advance_ms(60'000);  // past the grace period (the tests' opts.grace)
   for (uint64_t p = 1; p < b.known_log_seq_start(); p++) {
     Status rm = env.mem->remove(log_key(p));
     ASSERT_TRUE(rm.ok());
@@ -440,9 +440,51 @@ TEST(ManifestLog, ZombieStallingInsideTheCreateCannotBelieveItCommitted) {
   ManualClock clock;
   ManifestLogOptions opts = fast_options(&clock);
   opts.lease = std::chrono::milliseconds(1000);
+  opts.grace = std::chrono::seconds(30);  // take_over_and_collect waits 60 s
   auto r = stalled_create(env, clock, opts, Role::kWriter);
   EXPECT_EQ(r.status().code(), Code::kFenced) << r.status().to_string();
   expect_only_b_visible(env, opts);
+}
+
+TEST(ManifestLog, ASnapshotRightAfterAStalledCreateIsACommit) {
+  // As above, but the old names are not collected: B snapshots past A's
+  // position right after A's create landed, within a grace of A's last
+  // CURRENT read. The snapshot replayed A's entry (replay cannot pass a
+  // missing position), so A committed, and must say so.
+  Env env;
+  ManualClock clock;
+  ManifestLogOptions opts = fast_options(&clock);
+  opts.lease = std::chrono::milliseconds(1000);
+  ManifestLog a(env.storage, opts);
+  ASSERT_TRUE(a.open().ok());
+  ASSERT_TRUE(a.claim(Role::kWriter, "a").ok());
+  const std::string a_key = log_key(a.state().next_pos);
+  bool created = false, snapshotted = false;
+  env.fault->add_rule(FaultRule::on_any().when([&](const FaultContext& ctx) {
+    if (ctx.op == StoreOp::kPut && ctx.key == a_key) {
+      created = true;
+      clock.advance_ms(2'000);  // the create outlasts A's lease
+    } else if (created && !snapshotted && ctx.op == StoreOp::kGet && ctx.key == kCurrentKey) {
+      snapshotted = true;  // A's lease re-read: first, a compactor snapshots
+      ManifestLog b(object_store_manifest_storage(env.mem), opts);
+      EXPECT_TRUE(b.open().ok());
+      EXPECT_TRUE(b.claim(Role::kCompactor, "b").ok());
+      EXPECT_TRUE(b.write_snapshot().ok());
+    }
+    return false;
+  }));
+  LogEntry e;
+  e.op = LogOp::kAddSstable;
+  e.added = {sst("a1", 1, 5)};
+  auto r = a.append(e);
+  ASSERT_TRUE(snapshotted);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_FALSE(a.fenced());
+  ManifestLog reader(object_store_manifest_storage(env.mem), opts);
+  ASSERT_TRUE(reader.open().ok());
+  EXPECT_GT(reader.state().log_seq_start, *r) << "the snapshot passed A's entry";
+  ASSERT_EQ(reader.state().l0.size(), 1u);
+  EXPECT_EQ(reader.state().l0[0].id, "a1");
 }
 
 TEST(ManifestLog, CreateLandingBelowLogSeqStartIsNotACommit) {
@@ -454,6 +496,7 @@ TEST(ManifestLog, CreateLandingBelowLogSeqStartIsNotACommit) {
   ManualClock clock;
   ManifestLogOptions opts = fast_options(&clock);
   opts.lease = std::chrono::milliseconds(1000);
+  opts.grace = std::chrono::seconds(30);  // take_over_and_collect waits 60 s
   auto r = stalled_create(env, clock, opts, Role::kCompactor);
   EXPECT_EQ(r.status().code(), Code::kFenced) << r.status().to_string();
   ManifestLog reader(object_store_manifest_storage(env.mem), opts);
