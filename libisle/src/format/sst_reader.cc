@@ -46,6 +46,11 @@ Result<std::unique_ptr<SstReader>> SstReader::open(std::shared_ptr<RandomAccessS
                               std::to_string(tail.bytes.size()) + " bytes");
   }
   r->file_size_ = size;
+  if (tail.bytes.size() == size && !r->source_->whole()) {
+    // The tail read fetched the whole (small) file: serve the data blocks
+    // from it rather than with a second request each.
+    r->source_ = std::make_shared<MemorySource>(tail.bytes, name);
+  }
   auto footer = decode_footer(std::string_view(tail.bytes).substr(tail.bytes.size() - kFooterSize),
                               size, verify);
   if (!footer.ok()) return footer.status().with_context("sst " + name);

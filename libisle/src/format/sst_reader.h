@@ -41,6 +41,9 @@ namespace isle {
 
 struct SstReaderOptions {
   // Bytes fetched from the end of the file by open(); at least the footer.
+  // A file no larger than this is read whole by that one request and kept
+  // in memory for the reader's life, so its data blocks cost no further
+  // requests.
   uint64_t tail_read_size = 64 * 1024;
   // Verify block and footer checksums. Only fuzzing turns this off.
   bool verify_checksums = true;
