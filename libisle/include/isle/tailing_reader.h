@@ -21,8 +21,9 @@
 //
 // A tail follows the reader's view: with start(), a background thread
 // refreshes the manifest every ReaderOptions::refresh_interval and wakes
-// the tails; without it, a running tail refreshes by itself at that
-// interval (1 s when it is 0). Any number of tails may run at once, each
+// the tails; without it, waiting tails refresh by themselves at that
+// interval (1 s when it is 0), one refresh per interval however many tails
+// wait. Any number of tails may run at once, each
 // on its caller's thread (tail()) or on its own thread (subscribe()).
 //
 // Delivery is at-least-once across process restarts when the consumer

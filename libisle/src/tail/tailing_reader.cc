@@ -224,7 +224,16 @@ class TailingReader::Impl {
       });
       if (version_ != seen || stop_gen_ != t.stop_gen) return;
     }
-    if (!refresher_.running() && !ended(t)) (void)refresh();  // an error: try again next round
+    if (refresher_.running() || ended(t)) return;
+    // No background refresh: the first waiting tail whose interval is up
+    // refreshes for all of them (one refresh per interval, not per tail).
+    const auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lk(mu_);
+      if (now - last_self_refresh_ < interval) return;
+      last_self_refresh_ = now;
+    }
+    (void)refresh();  // an error: try again next round
   }
 
   bool deliver(const Tail& t, const ChangeEvent& e) {
@@ -504,10 +513,11 @@ class TailingReader::Impl {
   ObjectStorePtr store_;
   ManifestStoragePtr storage_;
 
-  std::mutex mu_;  // version_, stop_gen_
+  std::mutex mu_;  // version_, stop_gen_, last_self_refresh_
   std::condition_variable cv_;
   uint64_t version_ = 0;   // bumped when the view changes
   uint64_t stop_gen_ = 0;  // bumped by stop(): running tails end
+  std::chrono::steady_clock::time_point last_self_refresh_{};
   std::atomic<int64_t> last_refresh_ms_{0};
 
   std::mutex cache_mu_;
