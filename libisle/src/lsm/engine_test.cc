@@ -341,6 +341,30 @@ TEST(Engine, CorruptObjectsInTheBucketGiveErrorsNotCrashes) {
   EXPECT_EQ(Reader::open(env.store, env.reader_options()).status().code(), Code::kCorruption);
 }
 
+TEST(ReaderRefresh, ARefreshAfterAFailedOneInstallsWhatTheFailedOneApplied) {
+  // A refresh that applied an entry and then failed (its probe of the
+  // next position) must not strand the reader: the next refresh installs
+  // what the failed one applied. Found by the concurrent maintenance model.
+  EngineEnv env;
+  auto w = env.writer();
+  ASSERT_TRUE(w->put("k", "v").ok());
+  ASSERT_TRUE(w->flush().ok());
+  auto r = env.reader();
+  ASSERT_TRUE(w->put("k", "v2").ok());
+  ASSERT_TRUE(w->flush().ok());  // commits at the reader's next position p
+  const uint64_t p = r->manifest().log_position;
+  env.fault->add_rule(FaultRule::on(StoreOp::kGet)
+                          .key_equals("db/" + log_key(p + 1))
+                          .fail(Status::Permanent("injected"))
+                          .times(1));
+  EXPECT_FALSE(r->refresh().ok());
+  EXPECT_EQ(*r->get("k"), "v2") << "what the failed refresh applied is installed";
+  ASSERT_TRUE(r->refresh().ok());
+  EXPECT_EQ(r->manifest().log_position, p + 1);
+  EXPECT_EQ(*r->get("k"), "v2");
+  ASSERT_TRUE(w->close().ok());
+}
+
 }  // namespace
 }  // namespace isle
 

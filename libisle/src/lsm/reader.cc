@@ -203,15 +203,18 @@ class Reader::Impl {
 
   Status refresh() {
     std::lock_guard lk(refresh_mu_);
-    const uint64_t before_pos = log_.state().next_pos;
-    const uint64_t before_start = log_.state().log_seq_start;
     auto r = log_.refresh();
     refreshes_++;
-    if (!r.ok()) return r.status();
-    if (log_.state().next_pos != before_pos || log_.state().log_seq_start != before_start) {
+    // Install whatever the log applied, also when the refresh failed part
+    // way (every applied entry is whole), and compare with the installed
+    // view rather than the log before this call, which an earlier failed
+    // refresh may have moved without installing.
+    const ManifestState& installed = view()->state;
+    if (log_.state().next_pos != installed.next_pos ||
+        log_.state().log_seq_start != installed.log_seq_start) {
       install_view_locked();
     }
-    return Status::OK();
+    return r.ok() ? Status::OK() : r.status();
   }
 
   Result<std::optional<std::string>> get(const View& v, std::string_view key, int64_t now) {
