@@ -298,8 +298,16 @@ Result<std::optional<GarbageCollector::Impl::Analysis>> GarbageCollector::Impl::
   // The checkpoint: the live set now, and the log_seq_start sightings.
   GcCheckpoint next;
   next.pos = state.next_pos;
+  // "Published by a writer" sticks to an SST id: one the compactor moved
+  // from L0 into a run unchanged is still change history when it leaves.
+  std::set<std::string> published(a.live_l0.begin(), a.live_l0.end());
+  published.insert(added_l0.begin(), added_l0.end());
+  if (cp.value) {
+    for (const LiveSstRef& s : cp.value->live)
+      if (s.l0) published.insert(s.id);
+  }
   for (const auto& [id, blobs] : a.live) {
-    next.live.push_back(LiveSstRef{id, blobs, a.live_l0.count(id) > 0});
+    next.live.push_back(LiveSstRef{id, blobs, published.count(id) > 0});
   }
   if (cp.value) next.log_starts = cp.value->log_starts;
   if (next.log_starts.empty() || next.log_starts.back().log_seq_start < a.log_seq_start) {

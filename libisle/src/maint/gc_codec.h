@@ -71,8 +71,9 @@ struct PendingMarks {
 struct LiveSstRef {
   std::string id;
   std::vector<std::string> blobs;
-  // Published by a writer's add_sstable and still in L0: part of the
-  // change feed's history, kept for GcOptions::change_retention.
+  // Published by a writer's add_sstable (in L0, or moved from L0 into a
+  // run unchanged): part of the change feed's history, kept for
+  // GcOptions::change_retention after it leaves the live set.
   bool l0 = false;
 
   friend bool operator==(const LiveSstRef&, const LiveSstRef&) = default;

@@ -445,6 +445,48 @@ TEST(TailChanges, AStoreOutageIsWaitedOutWithoutLosingOrRepeatingEvents) {
   ASSERT_TRUE(w->close().ok());
 }
 
+TEST(TailChanges, AMovedL0SstStaysHistoryForTheChangeRetention) {
+  // The compactor moves a writer's SST from L0 into a run unchanged; when
+  // it later leaves the live set, GC must still keep it for the change
+  // retention (it is change history), not just the grace. Found by the
+  // concurrent maintenance model.
+  TailEnv env;
+  auto w = env.writer();
+  CompactorOptions co;
+  co.l0_threshold = 1;
+  co.min_sources = 2;
+  co.retry_backoff = 1ms;
+  auto comp = Compactor::open(env.store, env.db_options, co);
+  ASSERT_TRUE(comp.ok()) << comp.status().to_string();
+  auto gc = env.gc(1h);
+  Expected ex;
+  ex.put(*w->put("a", "1"), "a", "1");
+  ex.put(*w->put("b", "1"), "b", "1");
+  ASSERT_TRUE(w->flush().ok());  // one L0 SST [a, b]
+  auto moved = (*comp)->run_compaction();
+  ASSERT_TRUE(moved.ok()) << moved.status().to_string();
+  ASSERT_EQ(moved->moved.size(), 1u) << "moved into a run unchanged";
+  ASSERT_TRUE(gc->run_once().ok());  // the checkpoint records it live, in a run
+  ex.put(*w->put("a", "2"), "a", "2");
+  ASSERT_TRUE(w->flush().ok());
+  ASSERT_TRUE((*comp)->run_compaction().ok());  // a second run
+  auto merged = (*comp)->run_compaction();      // the runs merge: both leave
+  ASSERT_TRUE(merged.ok()) << merged.status().to_string();
+  ASSERT_EQ(merged->inputs.size(), 2u);
+  ASSERT_TRUE(gc->run_once().ok());
+  env.clock.advance_ms(61'000);  // past the grace, inside the change retention
+  auto r = gc->run_once();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->ssts_deleted, 0u);
+  auto t = env.tailer();
+  TailOptions o;
+  o.after_seq = 0;
+  Collected c = collect(*t, o, ex.last());
+  ASSERT_TRUE(c.status.ok()) << c.status.to_string();
+  EXPECT_EQ(c.events, ex.events) << describe(c.events);
+  ASSERT_TRUE(w->close().ok());
+}
+
 TEST(TailChanges, SupersededWritersEntriesAreNeverDelivered) {
   // Writer A is fenced by B; a late add_sstable of A (its epoch) lands in
   // the log after B's claim. Replay skips it, so must the feed — also when
