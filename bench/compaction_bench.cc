@@ -53,6 +53,33 @@ std::string key_of(int i) {
   return buf;
 }
 
+// Writes kL0 overlapping L0 SSTs of `keys` entries each into `store` (each
+// rewrites half of the previous one's keys and adds new ones); returns the
+// raw key+value bytes written.
+Result<double> write_overlapping_l0(const ObjectStorePtr& store, const DBOptions& dbo,
+                                    Compression codec, int keys) {
+  auto db = DB::open(store, dbo);
+  if (!db.ok()) return db.status();
+  WriterOptions wo;
+  wo.compression = codec;
+  wo.flush_interval = std::chrono::hours(1);
+  auto w = db->open_writer(wo);
+  if (!w.ok()) return w.status();
+  Random rnd(42);
+  double raw_bytes = 0;
+  for (int f = 0; f < kL0; f++) {
+    const int first = f * keys / 2;
+    for (int i = first; i < first + keys; i++) {
+      const std::string k = key_of(i);
+      ISLE_RETURN_IF_ERROR((*w)->put(k, value_of(rnd)).status());
+      raw_bytes += static_cast<double>(k.size() + kValueSize);
+    }
+    ISLE_RETURN_IF_ERROR((*w)->flush());
+  }
+  ISLE_RETURN_IF_ERROR((*w)->close());
+  return raw_bytes;
+}
+
 void BM_Compaction(benchmark::State& state) {
   const auto codec = static_cast<Compression>(state.range(0));
   double raw_bytes = 0;
@@ -62,24 +89,9 @@ void BM_Compaction(benchmark::State& state) {
     auto store = std::make_shared<MemStore>();
     DBOptions dbo;
     dbo.prefix = "bench";
-    auto db = DB::open(store, dbo);
-    WriterOptions wo;
-    wo.compression = codec;
-    wo.flush_interval = std::chrono::hours(1);
-    auto w = db->open_writer(wo);
-    if (!w.ok()) return state.SkipWithError(w.status().to_string().c_str());
-    Random rnd(42);
-    raw_bytes = 0;
-    for (int f = 0; f < kL0; f++) {
-      // Each SST rewrites half of the previous one's keys and adds new ones.
-      const int first = f * kKeysPerSst / 2;
-      for (int i = first; i < first + kKeysPerSst; i++) {
-        const std::string k = key_of(i);
-        if (!(*w)->put(k, value_of(rnd)).ok()) return state.SkipWithError("put");
-        raw_bytes += static_cast<double>(k.size() + kValueSize);
-      }
-      if (!(*w)->flush().ok()) return state.SkipWithError("flush");
-    }
+    auto written = write_overlapping_l0(store, dbo, codec, kKeysPerSst);
+    if (!written.ok()) return state.SkipWithError(written.status().to_string().c_str());
+    raw_bytes = *written;
     CompactorOptions co;
     co.l0_threshold = kL0;
     co.compression = codec;
@@ -96,7 +108,7 @@ void BM_Compaction(benchmark::State& state) {
   state.counters["input_raw_MB"] = raw_bytes / 1e6;
   state.counters["output_MB"] = static_cast<double>(out_bytes) / 1e6;
 }
-BENCHMARK(BM_Compaction)->ArgName("codec")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_Compaction)->ArgName("codec")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
 
 void BM_CompactionS3(benchmark::State& state) {
   const uint64_t read_ahead = static_cast<uint64_t>(state.range(0)) * 1024;
@@ -108,22 +120,9 @@ void BM_CompactionS3(benchmark::State& state) {
     auto mem = std::make_shared<MemStore>();
     DBOptions dbo;
     dbo.prefix = "bench";
-    auto db = DB::open(mem, dbo);
-    WriterOptions wo;
-    wo.flush_interval = std::chrono::hours(1);
-    auto w = db->open_writer(wo);
-    if (!w.ok()) return state.SkipWithError(w.status().to_string().c_str());
-    Random rnd(42);
-    raw_bytes = 0;
-    for (int f = 0; f < kL0; f++) {
-      const int first = f * kKeys / 2;
-      for (int i = first; i < first + kKeys; i++) {
-        const std::string k = key_of(i);
-        if (!(*w)->put(k, value_of(rnd)).ok()) return state.SkipWithError("put");
-        raw_bytes += static_cast<double>(k.size() + kValueSize);
-      }
-      if (!(*w)->flush().ok()) return state.SkipWithError("flush");
-    }
+    auto written = write_overlapping_l0(mem, dbo, Compression::kLz4, kKeys);
+    if (!written.ok()) return state.SkipWithError(written.status().to_string().c_str());
+    raw_bytes = *written;
     auto s3 = std::make_shared<MetricsStore>(
         std::make_shared<LatencyStore>(mem, LatencyProfile::s3_standard(), 7));
     CompactorOptions co;
