@@ -306,6 +306,12 @@ Result<std::optional<GarbageCollector::Impl::Analysis>> GarbageCollector::Impl::
     for (const LiveSstRef& s : cp.value->live)
       if (s.l0) published.insert(s.id);
   }
+  if (a.adopted) {
+    // A first run replayed only from CURRENT's snapshot: it cannot tell a
+    // writer's SST the compactor moved into a run from a compaction
+    // output. Keep them all for the change retention (errs long).
+    for (const auto& [id, blobs] : a.live) published.insert(id);
+  }
   for (const auto& [id, blobs] : a.live) {
     next.live.push_back(LiveSstRef{id, blobs, published.count(id) > 0});
   }
