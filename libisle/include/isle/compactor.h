@@ -63,6 +63,8 @@ struct CompactorOptions {
   // Inputs are read in chunks of this size, the next chunk of every input
   // fetched in the background while the current one is merged: memory is
   // about 2 * read_ahead_bytes per input, whatever the input's size.
+  // 0 = no read-ahead: one ranged GET per data block (for stores where a
+  // request costs next to nothing, such as file://).
   uint64_t read_ahead_bytes = uint64_t{4} << 20;
   // How often the background loop (start()) looks for work.
   std::chrono::milliseconds check_interval{1000};

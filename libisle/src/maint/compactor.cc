@@ -176,8 +176,11 @@ class Compactor::Impl {
 
   Result<std::shared_ptr<const SstReader>> open_input(const SstMeta& m) {
     SstReaderOptions ro;
-    auto source = std::make_shared<ReadAheadSource>(
-        std::make_shared<ObjectStoreSource>(store_, sst_key(m.id)), m.size, o_.read_ahead_bytes);
+    std::shared_ptr<RandomAccessSource> source =
+        std::make_shared<ObjectStoreSource>(store_, sst_key(m.id));
+    if (o_.read_ahead_bytes > 0) {
+      source = std::make_shared<ReadAheadSource>(std::move(source), m.size, o_.read_ahead_bytes);
+    }
     auto r = SstReader::open(std::move(source), ro);
     if (!r.ok()) return r.status();
     return std::shared_ptr<const SstReader>(std::move(*r));
@@ -373,7 +376,9 @@ Result<std::unique_ptr<Compactor>> Compactor::open(ObjectStorePtr store, const D
   }
   if (options.size_ratio < 1.0) return Status::InvalidArgument("size_ratio < 1");
   if (options.target_sst_size < 4096) return Status::InvalidArgument("target_sst_size < 4 KiB");
-  if (options.read_ahead_bytes < 4096) return Status::InvalidArgument("read_ahead_bytes < 4 KiB");
+  if (options.read_ahead_bytes != 0 && options.read_ahead_bytes < 4096) {
+    return Status::InvalidArgument("read_ahead_bytes must be 0 (off) or at least 4 KiB");
+  }
   ObjectStorePtr scoped = engine_store(std::move(store), db.prefix, options.retry_backoff);
   ManifestStoragePtr storage =
       db.manifest_storage ? db.manifest_storage : object_store_manifest_storage(scoped);
