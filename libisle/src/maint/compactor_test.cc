@@ -3,9 +3,12 @@
 // bench with a compactor running as one of the random operations.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "isle/compactor.h"
 #include "lsm/engine_model.h"
 #include "lsm/engine_test_util.h"
+#include "util/random.h"
 
 namespace isle {
 namespace {
@@ -59,6 +62,49 @@ TEST(Compactor, MergesOverlappingL0IntoOneRunAndKeepsNewestVersions) {
   auto again = c->run_compaction();
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->inputs.empty());
+}
+
+TEST(Compactor, ReadAheadOffReadsBlockByBlockAndMergesTheSame) {
+  for (uint64_t read_ahead : {uint64_t{0}, uint64_t{4096}, uint64_t{4} << 20}) {
+    SCOPED_TRACE(read_ahead);
+    EngineEnv env;
+    WriterOptions wo = env.writer_options();
+    wo.block_size = 512;  // many blocks per SST
+    auto w = env.writer(wo);
+    std::map<std::string, std::string> model;
+    Random rnd(5);
+    for (int f = 0; f < 2; f++) {
+      for (int i = 0; i < 3000; i++) {  // ~150 KB: larger than a reader's tail read
+        const std::string k = "k" + std::to_string(10000 + i * (f + 1));
+        const std::string v = rnd.bytes(40);  // incompressible: the SSTs stay large
+        ASSERT_TRUE(w->put(k, v).ok());
+        model[k] = v;
+      }
+      ASSERT_TRUE(w->flush().ok());
+    }
+    CompactorOptions o = test_options();
+    o.read_ahead_bytes = read_ahead;
+    auto c = open_compactor(env, o);
+    const uint64_t gets_before = env.metrics->snapshot().op(StoreOp::kGet).requests;
+    auto info = c->run_compaction();
+    ASSERT_TRUE(info.ok()) << info.status().to_string();
+    ASSERT_EQ(info->inputs.size(), 2u);
+    const uint64_t gets = env.metrics->snapshot().op(StoreOp::kGet).requests - gets_before;
+    if (read_ahead == 0) {
+      EXPECT_GT(gets, 200u) << "a GET per block";
+    } else if (read_ahead > 100'000) {
+      EXPECT_LT(gets, 20u) << "a few chunks";
+    }
+    auto r = env.reader();
+    auto all = r->scan("", "");
+    ASSERT_TRUE(all.ok());
+    ASSERT_EQ(all->size(), model.size());
+    for (const auto& kv : *all) EXPECT_EQ(model[kv.key], kv.value) << kv.key;
+  }
+  EngineEnv env;
+  CompactorOptions bad = test_options();
+  bad.read_ahead_bytes = 100;
+  EXPECT_TRUE(Compactor::open(env.store, env.db_options, bad).status().is_invalid_argument());
 }
 
 TEST(Compactor, DisjointSstsAreMovedWithoutRewriting) {
