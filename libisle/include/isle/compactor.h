@@ -48,6 +48,7 @@ struct CompactionInfo {
   uint64_t entries_in = 0;
   uint64_t entries_out = 0;
   uint64_t log_position = 0;         // where it committed (0 = not committed)
+  uint64_t manifest_position = 0;    // next log position of the state it last read
 };
 
 struct CompactorOptions {
@@ -97,6 +98,8 @@ class Compactor {
   Status start();
   void stop();
   bool is_fenced() const;
+  // The fence epoch claimed at open().
+  uint64_t epoch() const;
 
  private:
   std::unique_ptr<Impl> impl_;

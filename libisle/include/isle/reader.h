@@ -48,6 +48,9 @@ class Iterator {
   // The sequence number of the write that produced the current entry
   // (requires valid()); 0 when the source does not know it.
   virtual uint64_t sequence() const { return 0; }
+  // When the current entry expires (unix ms), if it was written with a
+  // TTL (requires valid()); 0 = never, or the source does not know.
+  virtual uint64_t expires_at_ms() const { return 0; }
   virtual Status status() const = 0;
 };
 

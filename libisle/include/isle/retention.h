@@ -73,6 +73,7 @@ struct CleanupInfo {
   // compaction) consumed one of its SSTs first, or an outcome was unknown.
   int replans = 0;
   uint64_t log_position = 0;  // where the last removal committed (0 = none)
+  uint64_t manifest_position = 0;  // next log position of the state the cycle read
 };
 
 // Counters since open().
@@ -136,6 +137,8 @@ class RetentionCompactor {
   Status start();
   void stop();
   bool is_fenced() const;
+  // The fence epoch claimed at open().
+  uint64_t epoch() const;
   RetentionStats stats() const;
 
  private:

@@ -137,6 +137,7 @@ class ReaderIterator : public Iterator {
   std::string_view key() const override { return it_->key(); }
   std::string_view value() const override { return it_->value(); }
   uint64_t sequence() const override { return it_->sequence(); }
+  uint64_t expires_at_ms() const override { return it_->expires_at_ms(); }
   Status status() const override { return it_->status(); }
 
  private:

@@ -98,8 +98,14 @@ class Compactor::Impl {
   Status open() {
     if (o_.owner.empty()) o_.owner = default_owner_name();
     ISLE_RETURN_IF_ERROR(log_.open());
-    return log_.claim(Role::kCompactor, o_.owner);
+    ISLE_RETURN_IF_ERROR(log_.claim(Role::kCompactor, o_.owner));
+    claimed_epoch_ = log_.epoch();
+    return Status::OK();
   }
+
+  // The fence epoch this object claimed (fixed after open()).
+  uint64_t claimed_epoch() const { return claimed_epoch_; }
+  const std::string& owner() const { return o_.owner; }
 
   Result<CompactionInfo> run_once() {
     std::lock_guard lk(run_mu_);
@@ -109,6 +115,7 @@ class Compactor::Impl {
     if (!r.ok()) return r.status();
     std::optional<Plan> plan = pick(log_.state());
     CompactionInfo info;
+    info.manifest_position = log_.state().next_pos;
     if (!plan) return info;
     info.from_l0 = plan->from_l0;
     info.drops_tombstones = plan->oldest;
@@ -125,6 +132,7 @@ class Compactor::Impl {
       return s;
     }
     maybe_snapshot();
+    info.manifest_position = log_.state().next_pos;
     return info;
   }
 
@@ -362,6 +370,7 @@ class Compactor::Impl {
 
   mutable std::mutex run_mu_;  // one cycle at a time; guards log_
   ManifestLog log_;
+  uint64_t claimed_epoch_ = 0;
   std::future<Status> upload_;
 
   BackgroundLoop loop_;  // last: stopped before the members it uses go
@@ -393,5 +402,6 @@ Result<CompactionInfo> Compactor::run_compaction() { return impl_->run_once(); }
 Status Compactor::start() { return impl_->start(); }
 void Compactor::stop() { impl_->stop(); }
 bool Compactor::is_fenced() const { return impl_->fenced(); }
+uint64_t Compactor::epoch() const { return impl_->claimed_epoch(); }
 
 }  // namespace isle

@@ -136,8 +136,14 @@ class RetentionCompactor::Impl {
   Status open() {
     if (o_.owner.empty()) o_.owner = default_owner_name();
     ISLE_RETURN_IF_ERROR(log_.open());
-    return log_.claim(Role::kRetention, o_.owner);
+    ISLE_RETURN_IF_ERROR(log_.claim(Role::kRetention, o_.owner));
+    claimed_epoch_ = log_.epoch();
+    return Status::OK();
   }
+
+  // The fence epoch this object claimed (fixed after open()).
+  uint64_t claimed_epoch() const { return claimed_epoch_; }
+  const std::string& owner() const { return o_.owner; }
 
   Result<CleanupInfo> run_once() {
     std::lock_guard lk(run_mu_);
@@ -229,6 +235,7 @@ class RetentionCompactor::Impl {
     auto r = log_.refresh();
     if (log_.fenced()) return Status::Fenced(log_.fenced_reason());
     if (!r.ok()) return r.status();
+    info.manifest_position = log_.state().next_pos;
     info.now_ms = clock_->now_ms();
     info.cutoff_ms = sat_sub(info.now_ms, o_.retention_period.count());
     for (;;) {
@@ -279,6 +286,7 @@ class RetentionCompactor::Impl {
     confirmed_bytes_ = 0;
     confirmed_pos_ = 0;
     if (!info.removed.empty()) maybe_snapshot();
+    info.manifest_position = log_.state().next_pos;
     return info;
   }
 
@@ -297,6 +305,7 @@ class RetentionCompactor::Impl {
 
   std::mutex run_mu_;  // one cycle at a time; guards everything below to stats_mu_
   ManifestLog log_;
+  uint64_t claimed_epoch_ = 0;
   std::vector<PendingRemoval> pending_;  // oldest first
   std::vector<std::string> confirmed_;   // removals not yet reported
   uint64_t confirmed_bytes_ = 0;
@@ -345,6 +354,7 @@ Result<CleanupInfo> RetentionCompactor::run_cleanup() { return impl_->run_once()
 Status RetentionCompactor::start() { return impl_->start(); }
 void RetentionCompactor::stop() { impl_->stop(); }
 bool RetentionCompactor::is_fenced() const { return impl_->fenced(); }
+uint64_t RetentionCompactor::epoch() const { return impl_->claimed_epoch(); }
 RetentionStats RetentionCompactor::stats() const { return impl_->stats(); }
 
 }  // namespace isle

@@ -275,6 +275,7 @@ class TailingReader::Impl {
         e.seq = it->sequence();
         e.key = std::string(it->key());
         e.value = std::string(it->value());
+        if (uint64_t exp = it->expires_at_ms()) e.expires_at_ms = static_cast<int64_t>(exp);
         last = e.key;
         if (!deliver(t, e) || ended(t)) {
           *stop = true;
