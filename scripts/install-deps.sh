@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything IsleDB needs to build and test on Debian 12 (bookworm).
+# prometheus brings promtool (the daemons' /metrics lint test), wrk the
+# HTTP benchmarks' load generator.
 # Idempotent: packages already present are skipped without touching apt.
 set -euo pipefail
 
@@ -10,6 +12,7 @@ PKGS=(
   libyaml-cpp-dev libspdlog-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
+  prometheus wrk curl openssl
 )
 
 missing=()
