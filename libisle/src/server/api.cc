@@ -1,0 +1,200 @@
+// The shared HTTP API conventions (see api.h).
+#include "server/api.h"
+
+#include <charconv>
+
+#include <nlohmann/json.hpp>
+
+#include "server/config.h"
+#include "util/base64.h"
+
+namespace isle::server {
+
+HttpResponse error_response(const Status& s) {
+  switch (s.code()) {
+    case Code::kInvalidArgument:
+      return HttpResponse::error(400, "invalid_argument", s.message());
+    case Code::kNotFound:
+      return HttpResponse::error(404, "not_found", s.message());
+    case Code::kBackpressure:
+    case Code::kThrottled: {
+      auto r = HttpResponse::error(429, "backpressure", s.message());
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    case Code::kChangeCursorExpired:
+      return HttpResponse::error(410, "cursor_expired", s.message());
+    case Code::kFenced:
+      return HttpResponse::error(503, "fenced", s.message());
+    case Code::kAborted:
+      return HttpResponse::error(503, "unavailable", s.message());
+    case Code::kTransient:
+    case Code::kIOError:
+    case Code::kUnknownOutcome: {
+      auto r = HttpResponse::error(503, "store_unavailable", s.message());
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    case Code::kCorruption:
+      return HttpResponse::error(500, "corruption", s.message());
+    default:
+      return HttpResponse::error(500, "internal", s.to_string());
+  }
+}
+
+bool is_valid_utf8(std::string_view s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    int len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (int k = 1; k < len; k++) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+void put_bytes(nlohmann::json& j, const char* name, std::string_view bytes) {
+  if (is_valid_utf8(bytes)) {
+    j[name] = std::string(bytes);
+  } else {
+    j[std::string(name) + "_b64"] = base64_encode(bytes);
+  }
+}
+
+Result<std::optional<std::string>> get_bytes(const nlohmann::json& j, const char* name) {
+  const std::string b64 = std::string(name) + "_b64";
+  const bool has_plain = j.contains(name);
+  const bool has_b64 = j.contains(b64);
+  if (has_plain && has_b64) {
+    return Status::InvalidArgument(std::string("both \"") + name + "\" and \"" + b64 + "\" given");
+  }
+  if (has_plain) {
+    if (!j[name].is_string()) {
+      return Status::InvalidArgument(std::string("\"") + name + "\" must be a string");
+    }
+    return std::optional<std::string>(j[name].get<std::string>());
+  }
+  if (has_b64) {
+    if (!j[b64].is_string()) {
+      return Status::InvalidArgument("\"" + b64 + "\" must be a string");
+    }
+    auto d = base64_decode(j[b64].get<std::string>());
+    if (!d) return Status::InvalidArgument("\"" + b64 + "\" is not valid base64");
+    return std::optional<std::string>(std::move(*d));
+  }
+  return std::optional<std::string>();
+}
+
+Result<std::vector<nlohmann::json>> parse_ndjson(std::string_view body) {
+  std::vector<nlohmann::json> out;
+  size_t line_no = 0;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t end = body.find('\n', pos);
+    if (end == std::string_view::npos) end = body.size();
+    std::string_view line = body.substr(pos, end - pos);
+    pos = end + 1;
+    line_no++;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+      return Status::InvalidArgument("line " + std::to_string(line_no) + ": not valid JSON");
+    }
+    if (!j.is_object()) {
+      return Status::InvalidArgument("line " + std::to_string(line_no) + ": not a JSON object");
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Result<std::string> key_from_path(std::string_view path, std::string_view prefix) {
+  if (path.substr(0, prefix.size()) != prefix) return Status::InvalidArgument("bad path");
+  auto key = percent_decode(path.substr(prefix.size()));
+  if (!key) return Status::InvalidArgument("malformed percent-encoding in the key");
+  if (key->empty()) return Status::InvalidArgument("empty key");
+  return std::move(*key);
+}
+
+Result<QueryParams> QueryParams::parse(std::string_view query,
+                                       const std::vector<std::string_view>& allowed) {
+  auto pairs = parse_query(query);
+  if (!pairs) return Status::InvalidArgument("malformed percent-encoding in the query string");
+  for (const auto& [k, v] : *pairs) {
+    bool ok = false;
+    for (auto a : allowed) ok = ok || a == k;
+    if (!ok) return Status::InvalidArgument("unknown query parameter '" + k + "'");
+  }
+  QueryParams q;
+  q.pairs_ = std::move(*pairs);
+  return q;
+}
+
+std::optional<std::string> QueryParams::get(std::string_view name) const {
+  std::optional<std::string> v;
+  for (const auto& [k, val] : pairs_) {
+    if (k == name) v = val;  // the last one wins
+  }
+  return v;
+}
+
+Result<std::optional<uint64_t>> QueryParams::get_u64(std::string_view name) const {
+  auto v = get(name);
+  if (!v) return std::optional<uint64_t>();
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (v->empty() || ec != std::errc() || p != v->data() + v->size()) {
+    return Status::InvalidArgument(std::string(name) + ": expected an unsigned integer, got '" +
+                                   *v + "'");
+  }
+  return std::optional<uint64_t>(n);
+}
+
+Result<std::optional<bool>> QueryParams::get_bool(std::string_view name) const {
+  auto v = get(name);
+  if (!v) return std::optional<bool>();
+  if (*v == "true" || *v == "1" || v->empty()) return std::optional<bool>(true);
+  if (*v == "false" || *v == "0") return std::optional<bool>(false);
+  return Status::InvalidArgument(std::string(name) + ": expected true or false, got '" + *v + "'");
+}
+
+Result<std::optional<std::chrono::milliseconds>> QueryParams::get_duration(
+    std::string_view name) const {
+  auto v = get(name);
+  if (!v) return std::optional<std::chrono::milliseconds>();
+  std::string why;
+  auto d = parse_duration(*v, &why);
+  if (!d) return Status::InvalidArgument(std::string(name) + ": " + why);
+  return std::optional<std::chrono::milliseconds>(*d);
+}
+
+}  // namespace isle::server

@@ -1,0 +1,61 @@
+// Small pieces every role's HTTP API shares, so the five daemons answer
+// the same way: one mapping from Status to an HTTP error, one spelling of
+// keys and values in JSON, one way to read keys from paths and options
+// from query strings.
+//
+// JSON spelling (docs/http-api.md): a key or value that is valid UTF-8
+// travels as "key"/"value"; any other bytes as "key_b64"/"value_b64"
+// (standard base64). Readers of the API accept either.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "isle/status.h"
+#include "server/http.h"
+
+namespace isle::server {
+
+// The error response for a non-OK status:
+//   InvalidArgument 400, NotFound 404, Backpressure/Throttled 429 (with
+//   Retry-After), ChangeCursorExpired 410, Fenced 503, Aborted 503,
+//   Transient/IOError 503, anything else 500.
+HttpResponse error_response(const Status& s);
+
+bool is_valid_utf8(std::string_view s);
+
+// Sets j[name] or j[name + "_b64"] by the rule above.
+void put_bytes(nlohmann::json& j, const char* name, std::string_view bytes);
+// Reads j[name] or j[name + "_b64"]; nullopt when absent; InvalidArgument
+// when both are present, the type is wrong, or the base64 is bad.
+Result<std::optional<std::string>> get_bytes(const nlohmann::json& j, const char* name);
+
+// Splits an NDJSON body into parsed objects (blank lines skipped). The
+// first bad line is an InvalidArgument naming its line number.
+Result<std::vector<nlohmann::json>> parse_ndjson(std::string_view body);
+
+// The key after `prefix` in a percent-encoded path ("/v1/kv/a%2Fb" ->
+// "a/b"). InvalidArgument on a malformed escape or an empty key.
+Result<std::string> key_from_path(std::string_view path, std::string_view prefix);
+
+// The query string as a lookup table; unknown parameters are rejected so
+// a typo ("?tll=30s") never silently does nothing.
+class QueryParams {
+ public:
+  static Result<QueryParams> parse(std::string_view query,
+                                   const std::vector<std::string_view>& allowed);
+  std::optional<std::string> get(std::string_view name) const;
+  Result<std::optional<uint64_t>> get_u64(std::string_view name) const;
+  Result<std::optional<bool>> get_bool(std::string_view name) const;
+  Result<std::optional<std::chrono::milliseconds>> get_duration(std::string_view name) const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> pairs_;
+};
+
+}  // namespace isle::server

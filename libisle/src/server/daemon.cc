@@ -1,0 +1,403 @@
+// run_daemon: the life of every IsleDB daemon (see daemon.h for the
+// sequence and the exit codes).
+//
+// Signals: SIGTERM and SIGINT are blocked in every thread before any
+// thread starts, and the main thread collects them with sigtimedwait, so
+// no handler runs at an awkward moment and no thread is interrupted. The
+// same loop watches for a fatal error a role reported (a fence).
+//
+// Shutdown timeline (SIGTERM):
+//   t0  stop accepting; new connections are refused by the kernel
+//   t0+ in-flight requests finish (streams see cancelled() and end),
+//       bounded by server.shutdown_timeout
+//   t1  Role::shutdown(): the writer seals, flushes and commits
+//   t2  remaining connections closed, threads joined, exit 0
+// A fence skips the drain: a fenced role must not answer anything more.
+#include "server/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/api.h"
+#include "server/http_server.h"
+#include "server/logging.h"
+#include "server/metrics.h"
+
+#ifndef ISLE_VERSION
+#define ISLE_VERSION "dev"
+#endif
+
+namespace isle::server {
+
+namespace po = boost::program_options;
+
+ConfigSchema common_schema(const std::string& default_listen) {
+  ConfigSchema s;
+  using T = ConfigType;
+  s.add({.path = "store.url", .type = T::kString,
+         .help = "object store URL (file:///abs/dir, s3://..., mem://)", .required = true});
+  s.add({.path = "store.prefix", .type = T::kString, .help = "the database's folder in the bucket"});
+  s.add({.path = "store.lease", .type = T::kDuration, .default_value = "30s",
+         .help = "manifest lease (must be shorter than store.gc_grace)"});
+  s.add({.path = "store.gc_grace", .type = T::kDuration, .default_value = "10m",
+         .help = "how long unreferenced objects stay before GC deletes them"});
+  s.add({.path = "server.listen", .type = T::kString, .default_value = default_listen,
+         .help = "host:port to listen on (port 0 = any free port)"});
+  s.add({.path = "server.address_file", .type = T::kString,
+         .help = "write the bound host:port here once listening"});
+  s.add({.path = "server.tls_cert", .type = T::kString, .help = "PEM certificate (with tls_key: HTTPS)"});
+  s.add({.path = "server.tls_key", .type = T::kString, .help = "PEM private key", .secret = true});
+  s.add({.path = "server.auth_tokens_file", .type = T::kString,
+         .help = "bearer tokens, one per line (unset = no auth)"});
+  s.add({.path = "server.max_connections", .type = T::kInt, .default_value = "1024",
+         .help = "open connections beyond this get 503", .min = 1, .max = 1'000'000});
+  s.add({.path = "server.max_streams", .type = T::kInt, .default_value = "256",
+         .help = "concurrent streamed responses (scans, tails)", .min = 1, .max = 100'000});
+  s.add({.path = "server.workers", .type = T::kInt, .default_value = "8",
+         .help = "threads running request handlers", .min = 1, .max = 1024});
+  s.add({.path = "server.max_queued", .type = T::kInt, .default_value = "1024",
+         .help = "requests waiting for a worker beyond this get 429", .min = 1, .max = 1'000'000});
+  s.add({.path = "server.max_header_bytes", .type = T::kSize, .default_value = "64KiB",
+         .help = "largest request line + headers (431 beyond)"});
+  s.add({.path = "server.max_body_bytes", .type = T::kSize, .default_value = "64MiB",
+         .help = "largest request body (413 beyond)"});
+  s.add({.path = "server.header_timeout", .type = T::kDuration, .default_value = "10s",
+         .help = "the request head must arrive within this"});
+  s.add({.path = "server.body_timeout", .type = T::kDuration, .default_value = "60s",
+         .help = "the request body must arrive within this"});
+  s.add({.path = "server.idle_timeout", .type = T::kDuration, .default_value = "60s",
+         .help = "idle keep-alive connections are closed after this"});
+  s.add({.path = "server.write_timeout", .type = T::kDuration, .default_value = "60s",
+         .help = "a client that reads nothing for this long is dropped"});
+  s.add({.path = "server.shutdown_timeout", .type = T::kDuration, .default_value = "15s",
+         .help = "SIGTERM waits this long for in-flight requests"});
+  s.add({.path = "log.level", .type = T::kEnum, .default_value = "info", .help = "log level",
+         .choices = {"trace", "debug", "info", "warn", "error", "off"}});
+  s.add({.path = "log.format", .type = T::kEnum, .default_value = "text",
+         .help = "text or json (one object per line)", .choices = {"text", "json"}});
+  s.add({.path = "log.access", .type = T::kBool, .default_value = "true",
+         .help = "one log line per HTTP request"});
+  return s;
+}
+
+namespace {
+
+std::atomic<int> g_fatal_code{-1};
+std::mutex g_fatal_mu;
+Status g_fatal_status;
+
+std::string read_file(const std::string& path, Status* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = Status::InvalidArgument("cannot read " + path);
+    return {};
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<std::vector<std::string>> read_tokens(const std::string& path) {
+  Status err;
+  std::string text = read_file(path, &err);
+  if (!err.ok()) return err.with_context("server.auth_tokens_file");
+  std::vector<std::string> tokens;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
+      line.pop_back();
+    }
+    size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    tokens.push_back(line.substr(start));
+  }
+  if (tokens.empty()) {
+    return Status::InvalidArgument("server.auth_tokens_file: " + path + " holds no token");
+  }
+  return tokens;
+}
+
+Status write_address_file(const std::string& path, const std::string& address) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << address << "\n";
+    if (!out) return Status::IOError("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::IOError("cannot rename " + tmp);
+  return Status::OK();
+}
+
+void print_help(const DaemonSpec& spec, const po::options_description& flags,
+                const ConfigSchema& schema) {
+  std::cout << "usage: " << spec.name << " --config FILE.yaml [--set section.key=value]...\n\n"
+            << flags << "\nConfiguration keys (YAML, or --set):\n";
+  for (const auto& k : schema.keys()) {
+    std::cout << "  " << k.path;
+    if (!k.default_value.empty()) std::cout << " (default " << k.default_value << ")";
+    if (k.required) std::cout << " (required)";
+    std::cout << "\n      " << k.help;
+    if (!k.choices.empty()) {
+      std::cout << " [";
+      for (size_t i = 0; i < k.choices.size(); i++) std::cout << (i ? "|" : "") << k.choices[i];
+      std::cout << "]";
+    }
+    std::cout << "\n";
+  }
+  std::cout << "\nExit codes: 0 clean stop, 1 runtime failure, 75 fenced (do not restart), "
+               "78 bad configuration\n";
+}
+
+HttpServerOptions server_options(const Config& c, const std::string& name, Metrics* /*m*/) {
+  HttpServerOptions o;
+  o.listen = c.get_string("server.listen");
+  o.tls_cert_file = c.get_string("server.tls_cert");
+  o.tls_key_file = c.get_string("server.tls_key");
+  o.max_header_bytes = c.get_size("server.max_header_bytes");
+  o.max_body_bytes = c.get_size("server.max_body_bytes");
+  o.max_connections = static_cast<int>(c.get_int("server.max_connections"));
+  o.max_streams = static_cast<int>(c.get_int("server.max_streams"));
+  o.workers = static_cast<int>(c.get_int("server.workers"));
+  o.max_queued = static_cast<int>(c.get_int("server.max_queued"));
+  o.header_timeout = c.get_duration("server.header_timeout");
+  o.body_timeout = c.get_duration("server.body_timeout");
+  o.idle_timeout = c.get_duration("server.idle_timeout");
+  o.write_timeout = c.get_duration("server.write_timeout");
+  if (c.get_bool("log.access")) {
+    auto access = access_logger();
+    o.on_request = [access, name](const HttpRequest& r, int status, uint64_t bytes,
+                                  std::chrono::microseconds elapsed) {
+      access->info("{} {} {} {} {}B {:.3f}ms", r.remote, r.method, r.target.substr(0, 256),
+                   status, bytes, elapsed.count() / 1000.0);
+    };
+  }
+  return o;
+}
+
+// Parses flags and loads the config; returns an exit code when the process
+// should end here (help, version, check-config, errors).
+std::optional<int> load(int argc, char** argv, const DaemonSpec& spec, const ConfigSchema& schema,
+                        std::optional<Config>* config) {
+  po::options_description flags("Flags");
+  flags.add_options()("config,c", po::value<std::string>(), "YAML configuration file")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override one key: --set section.key=value (repeatable; wins over the file)")(
+      "check-config", "validate the configuration, print it (secrets redacted) and exit")(
+      "version", "print the version and exit")("help,h", "print this help and exit");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(flags).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << spec.name << ": " << e.what() << " (see --help)\n";
+    return kExitConfig;
+  }
+  if (vm.count("help")) {
+    print_help(spec, flags, schema);
+    return kExitOk;
+  }
+  if (vm.count("version")) {
+    std::cout << spec.name << " (IsleDB) " << ISLE_VERSION << "\n";
+    return kExitOk;
+  }
+  std::optional<std::string> text;
+  if (vm.count("config")) {
+    Status err;
+    text = read_file(vm["config"].as<std::string>(), &err);
+    if (!err.ok()) {
+      std::cerr << spec.name << ": " << err.message() << "\n";
+      return kExitConfig;
+    }
+  }
+  std::vector<std::string> sets;
+  if (vm.count("set")) sets = vm["set"].as<std::vector<std::string>>();
+  auto c = load_config(schema, text ? &*text : nullptr, sets);
+  if (!c.ok()) {
+    std::cerr << spec.name << ": configuration: " << c.status().message() << "\n";
+    return kExitConfig;
+  }
+  if (vm.count("check-config")) {
+    std::cout << c->dump() << spec.name << ": configuration ok\n";
+    return kExitOk;
+  }
+  *config = std::move(*c);
+  return std::nullopt;
+}
+
+void add_common_routes(Router& router, const DaemonSpec& spec, Role* role, Metrics* metrics,
+                       std::chrono::steady_clock::time_point started) {
+  router.add("GET", "/healthz",
+             [](const HttpRequest&) { return HttpResponse::json(200, R"({"status":"ok"})"); },
+             {.open = true});
+  router.add("GET", "/readyz", [role](const HttpRequest&) {
+    if (g_fatal_code.load() >= 0) return HttpResponse::error(503, "fenced", "stopping");
+    return role->ready() ? HttpResponse::json(200, R"({"status":"ready"})")
+                         : HttpResponse::error(503, "not_ready", "not ready yet");
+  });
+  router.add("GET", "/metrics", [metrics](const HttpRequest&) {
+    return HttpResponse::text(200, metrics->render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  router.add("GET", "/v1/status", [role, spec_role = spec.role, spec_name = spec.name,
+                                    started](const HttpRequest&) {
+    nlohmann::json j = nlohmann::json::object();
+    j["role"] = spec_role;
+    j["daemon"] = spec_name;
+    j["version"] = ISLE_VERSION;
+    j["uptime_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    j["ready"] = role->ready();
+    role->status(j);
+    return HttpResponse::json(200, j.dump());
+  });
+}
+
+}  // namespace
+
+int run_daemon(int argc, char** argv, DaemonSpec spec) {
+  const auto started = std::chrono::steady_clock::now();
+  ConfigSchema schema = common_schema(spec.default_listen);
+  for (const auto& k : spec.role_schema.keys()) schema.add(k);
+
+  std::optional<Config> config;
+  if (auto code = load(argc, argv, spec, schema, &config)) return *code;
+  const Config& cfg = *config;
+
+  if (Status s = setup_logging(cfg.get_string("log.level"), cfg.get_string("log.format"), spec.name);
+      !s.ok()) {
+    std::cerr << spec.name << ": " << s.message() << "\n";
+    return kExitConfig;
+  }
+
+  // Block the stop signals before any thread exists, so every thread
+  // inherits the mask and only the wait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::vector<std::string> tokens;
+  if (auto path = cfg.get_string("server.auth_tokens_file"); !path.empty()) {
+    auto t = read_tokens(path);
+    if (!t.ok()) {
+      spdlog::error("{}", t.status().message());
+      return kExitConfig;
+    }
+    tokens = std::move(*t);
+  }
+
+  auto store = open_object_store(cfg.get_string("store.url"));
+  if (!store.ok()) {
+    spdlog::error("store.url: {}", store.status().message());
+    return kExitConfig;
+  }
+  Metrics metrics;
+  DaemonContext ctx;
+  ctx.config = &cfg;
+  ctx.store = *store;
+  ctx.db.prefix = cfg.get_string("store.prefix");
+  ctx.db.lease = cfg.get_duration("store.lease");
+  ctx.db.gc_grace = cfg.get_duration("store.gc_grace");
+  if (ctx.db.lease >= ctx.db.gc_grace) {
+    spdlog::error("store.lease ({}) must be shorter than store.gc_grace ({})",
+                  format_duration(ctx.db.lease), format_duration(ctx.db.gc_grace));
+    return kExitConfig;
+  }
+  ctx.metrics = &metrics;
+  ctx.fatal = [](int code, const Status& why) {
+    {
+      std::lock_guard lk(g_fatal_mu);
+      if (g_fatal_code.load() >= 0) return;
+      g_fatal_status = why;
+    }
+    g_fatal_code.store(code);
+  };
+
+  spdlog::info("{} {} starting: store {} prefix '{}'", spec.name, ISLE_VERSION,
+               cfg.get_string("store.url"), ctx.db.prefix);
+  auto role = spec.open(ctx);
+  if (!role.ok()) {
+    const Status& s = role.status();
+    spdlog::error("cannot start the {}: {}", spec.role, s.to_string());
+    if (s.code() == Code::kFenced) return kExitFenced;
+    return s.is_invalid_argument() ? kExitConfig : kExitFailure;
+  }
+
+  Router router;
+  (*role)->add_routes(router);
+  add_common_routes(router, spec, role->get(), &metrics, started);
+  HttpServerOptions options = server_options(cfg, spec.name, &metrics);
+  options.auth_tokens = std::move(tokens);
+  auto server = HttpServer::start(std::move(options), std::move(router), &metrics);
+  if (!server.ok()) {
+    spdlog::error("cannot listen on {}: {}", cfg.get_string("server.listen"),
+                  server.status().message());
+    (void)(*role)->shutdown();
+    return kExitFailure;
+  }
+  spdlog::info("{} listening on {}://{}", spec.name,
+               cfg.get_string("server.tls_cert").empty() ? "http" : "https", (*server)->address());
+  if (auto path = cfg.get_string("server.address_file"); !path.empty()) {
+    if (Status s = write_address_file(path, (*server)->address()); !s.ok()) {
+      spdlog::error("server.address_file: {}", s.message());
+    }
+  }
+
+  // Wait for a stop signal or a fatal error.
+  int signo = 0;
+  while (g_fatal_code.load() < 0) {
+    timespec ts{0, 100'000'000};
+    int r = sigtimedwait(&stop_signals, nullptr, &ts);
+    if (r > 0) {
+      signo = r;
+      break;
+    }
+  }
+
+  if (int code = g_fatal_code.load(); code >= 0) {
+    Status why;
+    {
+      std::lock_guard lk(g_fatal_mu);
+      why = g_fatal_status;
+    }
+    spdlog::error("{} stopping: {}", spec.name, why.to_string());
+    (*server)->stop_accepting();
+    (*server)->stop();
+    (void)(*role)->shutdown();
+    spdlog::info("{} exits with {}", spec.name, code);
+    spdlog::shutdown();
+    return code;
+  }
+
+  spdlog::info("{} got {}: draining", spec.name, signo == SIGINT ? "SIGINT" : "SIGTERM");
+  (*server)->stop_accepting();
+  if (!(*server)->drain(cfg.get_duration("server.shutdown_timeout"))) {
+    spdlog::warn("requests still in flight after server.shutdown_timeout; closing them");
+  }
+  Status s = (*role)->shutdown();
+  (*server)->stop();
+  int code = kExitOk;
+  if (!s.ok()) {
+    spdlog::error("{} shutdown: {}", spec.name, s.to_string());
+    code = s.code() == Code::kFenced ? kExitFenced : kExitFailure;
+  } else if (g_fatal_code.load() >= 0) {
+    code = g_fatal_code.load();
+  }
+  spdlog::info("{} stopped (exit {})", spec.name, code);
+  spdlog::shutdown();
+  return code;
+}
+
+}  // namespace isle::server

@@ -1,0 +1,123 @@
+// Shared reader plumbing for readerd and tailerd (see reader_role_util.h).
+#include "server/reader_role_util.h"
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "server/api.h"
+#include "server/metrics.h"
+
+namespace isle::server {
+
+void add_reader_keys(ConfigSchema& s, const std::string& section, const std::string& default_refresh) {
+  using T = ConfigType;
+  s.add({.path = section + ".refresh_interval", .type = T::kDuration, .default_value = default_refresh,
+         .help = "re-read the manifest this often: an acknowledged write is visible within it"});
+  s.add({.path = section + ".block_cache_size", .type = T::kSize, .default_value = "64MiB",
+         .help = "in-memory SST block cache (0 = off)"});
+  s.add({.path = section + ".blob_cache_size", .type = T::kSize, .default_value = "64MiB",
+         .help = "in-memory blob cache (0 = off)"});
+  s.add({.path = section + ".cache_dir", .type = T::kString,
+         .help = "on-disk cache of SST ranges and blobs, kept across restarts (unset = none)"});
+  s.add({.path = section + ".disk_cache_size", .type = T::kSize, .default_value = "1GiB",
+         .help = "bytes the on-disk cache may hold"});
+  s.add({.path = section + ".verify_sha256", .type = T::kBool, .default_value = "false",
+         .help = "download each SST whole and check its sha256 before serving from it"});
+  s.add({.path = section + ".verify_public_key_file", .type = T::kString,
+         .help = "Ed25519 public key (PEM): every SST must carry its signature"});
+}
+
+ReaderOptions reader_options(const DaemonContext& ctx, const std::string& section) {
+  const Config& c = *ctx.config;
+  ReaderOptions o;
+  o.prefix = ctx.db.prefix;
+  o.lease = ctx.db.lease;
+  o.refresh_interval = c.get_duration(section + ".refresh_interval");
+  o.block_cache_bytes = c.get_size(section + ".block_cache_size");
+  o.blob_cache_bytes = c.get_size(section + ".blob_cache_size");
+  o.cache_dir = c.get_string(section + ".cache_dir");
+  o.disk_cache_bytes = c.get_size(section + ".disk_cache_size");
+  o.verify_sst_sha256 = c.get_bool(section + ".verify_sha256");
+  if (auto path = c.get_string(section + ".verify_public_key_file"); !path.empty()) {
+    std::ifstream in(path);
+    o.verify_public_key_pem.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  return o;
+}
+
+void register_reader_metrics(Metrics& m, std::function<ReaderStats()> stats,
+                             std::function<ManifestInfo()> manifest) {
+  struct Cache {
+    const char* name;
+    CacheCounters ReaderStats::*field;
+  };
+  static const Cache kCaches[] = {{"block", &ReaderStats::block_cache},
+                                  {"disk", &ReaderStats::disk_cache},
+                                  {"blob", &ReaderStats::blob_cache}};
+  for (const auto& c : kCaches) {
+    Labels l = {{"cache", c.name}};
+    auto f = c.field;
+    m.callback("isle_reader_cache_hits_total", "cache lookups that hit", "counter", l,
+               [stats, f] { return static_cast<double>((stats().*f).hits); });
+    m.callback("isle_reader_cache_misses_total", "cache lookups that missed", "counter", l,
+               [stats, f] { return static_cast<double>((stats().*f).misses); });
+    m.callback("isle_reader_cache_evictions_total", "cache entries evicted", "counter", l,
+               [stats, f] { return static_cast<double>((stats().*f).evictions); });
+    m.callback("isle_reader_cache_bytes", "bytes held by the cache", "gauge", l,
+               [stats, f] { return static_cast<double>((stats().*f).bytes); });
+  }
+  m.callback("isle_reader_open_tables", "SSTs with pinned index and filter blocks", "gauge", {},
+             [stats] { return static_cast<double>(stats().open_tables); });
+  m.callback("isle_reader_refreshes_total", "manifest refreshes", "counter", {},
+             [stats] { return static_cast<double>(stats().refreshes); });
+  m.callback("isle_reader_manifest_requests_total", "CURRENT, snapshot and log GETs", "counter",
+             {}, [stats] { return static_cast<double>(stats().manifest_requests); });
+  m.callback("isle_reader_view_log_position", "next manifest log position of the reader's view",
+             "gauge", {}, [manifest] { return static_cast<double>(manifest().log_position); });
+  m.callback("isle_reader_view_last_seq", "highest committed sequence in the reader's view",
+             "gauge", {}, [manifest] { return static_cast<double>(manifest().last_seq); });
+  m.callback("isle_reader_l0_tables", "L0 SSTs in the reader's view", "gauge", {},
+             [manifest] { return static_cast<double>(manifest().l0.size()); });
+  m.callback("isle_reader_sorted_runs", "sorted runs in the reader's view", "gauge", {},
+             [manifest] { return static_cast<double>(manifest().runs.size()); });
+}
+
+namespace {
+
+nlohmann::json table_json(const TableInfo& t) {
+  nlohmann::json j;
+  j["id"] = t.id;
+  j["size_bytes"] = t.size;
+  put_bytes(j, "min_key", t.min_key);
+  put_bytes(j, "max_key", t.max_key);
+  j["seq_lo"] = t.seq_lo;
+  j["seq_hi"] = t.seq_hi;
+  j["entries"] = t.entries;
+  return j;
+}
+
+}  // namespace
+
+void manifest_to_json(const ManifestInfo& info, nlohmann::json& out) {
+  out["log_position"] = info.log_position;
+  out["log_seq_start"] = info.log_seq_start;
+  out["last_seq"] = info.last_seq;
+  out["data_seq"] = info.data_seq;
+  out["writer_epoch"] = info.writer_epoch;
+  out["writer_owner"] = info.writer_owner;
+  out["compactor_epoch"] = info.compactor_epoch;
+  out["retention_epoch"] = info.retention_epoch;
+  nlohmann::json l0 = nlohmann::json::array();
+  for (const auto& t : info.l0) l0.push_back(table_json(t));
+  out["l0"] = std::move(l0);
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& run : info.runs) {
+    nlohmann::json r = nlohmann::json::array();
+    for (const auto& t : run) r.push_back(table_json(t));
+    runs.push_back(std::move(r));
+  }
+  out["runs"] = std::move(runs);
+}
+
+}  // namespace isle::server

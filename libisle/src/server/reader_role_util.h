@@ -1,0 +1,32 @@
+// What readerd and tailerd share: the config keys of a reader (under
+// `reader.` or `tailer.`), ReaderOptions built from them, the reader's
+// Prometheus families, and the JSON form of a manifest view
+// (GET /v1/manifest).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "isle/options.h"
+#include "isle/reader.h"
+#include "server/config.h"
+#include "server/daemon.h"
+
+namespace isle::server {
+
+class Metrics;
+
+// Adds `<section>.refresh_interval`, caches, cache_dir, verification keys.
+void add_reader_keys(ConfigSchema& schema, const std::string& section,
+                     const std::string& default_refresh);
+ReaderOptions reader_options(const DaemonContext& ctx, const std::string& section);
+
+void register_reader_metrics(Metrics& m, std::function<ReaderStats()> stats,
+                             std::function<ManifestInfo()> manifest);
+
+// {"log_position":..,"writer_epoch":..,"l0":[{table}...],"runs":[[{table}..]..]}
+void manifest_to_json(const ManifestInfo& info, nlohmann::json& out);
+
+}  // namespace isle::server
