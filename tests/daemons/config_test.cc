@@ -1,0 +1,162 @@
+// The daemons' flags and configuration as a user meets them: unknown keys
+// and bad values exit 78 naming the path, --set wins over the YAML file,
+// --check-config / --version / --help exit 0, and the shipped
+// conf/<role>.yaml files pass --check-config.
+#include <filesystem>
+#include <fstream>
+
+#include "daemons/daemon_test.h"
+
+#ifndef ISLE_SOURCE_DIR
+#define ISLE_SOURCE_DIR ""
+#endif
+
+namespace isle::daemontest {
+namespace {
+
+namespace fs = std::filesystem;
+using isle::testing::ProgramRun;
+using isle::testing::run_capture;
+using isle::testing::settings_to_yaml;
+
+const std::vector<std::string> kDaemons = {"writerd", "readerd", "tailerd", "compactord", "retentiond"};
+
+class ConfigTest : public DaemonTest {
+ protected:
+  // Writes a config for `name` (test defaults + extra) and returns its path.
+  std::string write_config(const std::string& name, const Settings& extra, const std::string& tag) {
+    Settings s = defaults(name);
+    s.insert(s.end(), extra.begin(), extra.end());
+    s.emplace_back("server.listen", "127.0.0.1:0");
+    std::string path = dir() + "/" + name + "-" + tag + ".yaml";
+    std::ofstream f(path);
+    f << settings_to_yaml(s);
+    return path;
+  }
+  ProgramRun run(const std::string& name, const std::vector<std::string>& args) {
+    return run_capture(isle::testing::built_program(name), args, dir(), 30s);
+  }
+};
+
+TEST_F(ConfigTest, UnknownKeysExit78NamingThePath) {
+  const std::map<std::string, std::string> typo = {{"writerd", "writer.memtable_sizee"},
+                                                   {"readerd", "reader.refresh_intervall"},
+                                                   {"tailerd", "tailer.heartbeat_intervall"},
+                                                   {"compactord", "compactor.l0_thresholdd"},
+                                                   {"retentiond", "retention.periodd"}};
+  for (const std::string& name : kDaemons) {
+    SCOPED_TRACE(name);
+    const std::string& key = typo.at(name);
+    // In the YAML file.
+    std::string cfg = write_config(name, {{key, "1"}}, "typo");
+    ProgramRun r = run(name, {"--config", cfg});
+    EXPECT_EQ(r.exit_code, 78) << r.output;
+    EXPECT_NE(r.output.find(key + ": unknown key"), std::string::npos) << r.output;
+    // In a --set override.
+    std::string good = write_config(name, {}, "good");
+    r = run(name, {"--config", good, "--set", key + "=1"});
+    EXPECT_EQ(r.exit_code, 78) << r.output;
+    EXPECT_NE(r.output.find(key), std::string::npos) << r.output;
+    // A whole unknown section.
+    r = run(name, {"--config", good, "--set", "bogus.key=1"});
+    EXPECT_EQ(r.exit_code, 78) << r.output;
+    EXPECT_NE(r.output.find("bogus.key"), std::string::npos) << r.output;
+  }
+  // Another role's section is unknown to a daemon.
+  ProgramRun r = run("readerd", {"--config", write_config("readerd", {{"writer.flush_interval", "1s"}}, "other")});
+  EXPECT_EQ(r.exit_code, 78) << r.output;
+  // The path of the unknown node: the whole section (or the key in it).
+  EXPECT_TRUE(r.output.find("writer: unknown key") != std::string::npos ||
+              r.output.find("writer.flush_interval: unknown key") != std::string::npos)
+      << r.output;
+}
+
+TEST_F(ConfigTest, BadValuesAndFlagsExit78) {
+  std::string good = write_config("writerd", {}, "good");
+  struct Case {
+    std::vector<std::string> args;
+    std::string mention;
+  };
+  std::vector<Case> cases = {
+      {{"--config", good, "--set", "writer.flush_interval=banana"}, "writer.flush_interval"},
+      {{"--config", good, "--set", "writer.flush_interval=100"}, "writer.flush_interval"},  // unit required
+      {{"--config", good, "--set", "writer.memtable_size=lots"}, "writer.memtable_size"},
+      {{"--config", good, "--set", "log.format=xml"}, "log.format"},
+      {{"--config", good, "--set", "server.max_connections=many"}, "server.max_connections"},
+      {{"--config", good, "--set", "no-equals-sign"}, ""},
+      {{"--config", dir() + "/does-not-exist.yaml"}, "does-not-exist.yaml"},
+      {{"--frobnicate"}, "frobnicate"},
+  };
+  for (const Case& c : cases) {
+    std::string joined;
+    for (const auto& a : c.args) joined += a + " ";
+    SCOPED_TRACE(joined);
+    ProgramRun r = run("writerd", c.args);
+    EXPECT_EQ(r.exit_code, 78) << r.output;
+    if (!c.mention.empty()) {
+      EXPECT_NE(r.output.find(c.mention), std::string::npos) << r.output;
+    }
+  }
+  // store.url is required.
+  std::string no_url = dir() + "/no-url.yaml";
+  {
+    std::ofstream f(no_url);
+    f << "server:\n  listen: 127.0.0.1:0\n";
+  }
+  ProgramRun r = run("writerd", {"--config", no_url});
+  EXPECT_EQ(r.exit_code, 78) << r.output;
+  EXPECT_NE(r.output.find("store.url"), std::string::npos) << r.output;
+  // Malformed YAML.
+  std::string broken = dir() + "/broken.yaml";
+  {
+    std::ofstream f(broken);
+    f << "store:\n  url: [unclosed\n";
+  }
+  r = run("writerd", {"--config", broken});
+  EXPECT_EQ(r.exit_code, 78) << r.output;
+}
+
+TEST_F(ConfigTest, CheckConfigVersionAndHelpExitZero) {
+  for (const std::string& name : kDaemons) {
+    SCOPED_TRACE(name);
+    std::string cfg = write_config(name, {}, "check");
+    ProgramRun r = run(name, {"--config", cfg, "--check-config"});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    r = run(name, {"--version"});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_FALSE(r.output.empty());
+    r = run(name, {"--help"});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("--config"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("--set"), std::string::npos) << r.output;
+  }
+  // --check-config does not start serving (nothing written to the bucket).
+  EXPECT_TRUE(fs::is_empty(dir() + "/bucket"));
+}
+
+TEST_F(ConfigTest, SetWinsOverTheYamlFile) {
+  std::string from_yaml = dir() + "/from-yaml.addr";
+  std::string from_set = dir() + "/from-set.addr";
+  DaemonProcess& d = add("readerd", {{"server.address_file", from_yaml}},
+                         {{"server.address_file", from_set}, {"reader.refresh_interval", "300ms"}});
+  ASSERT_TRUE(d.start());
+  EXPECT_TRUE(fs::exists(from_set));
+  EXPECT_FALSE(fs::exists(from_yaml)) << "the YAML's server.address_file was used despite --set";
+}
+
+TEST_F(ConfigTest, ShippedConfigsPassCheckConfig) {
+  fs::path conf = fs::path(ISLE_SOURCE_DIR) / "conf";
+  if (std::string(ISLE_SOURCE_DIR).empty() || !fs::is_directory(conf)) {
+    GTEST_SKIP() << "no conf/ directory in the source tree yet (" << conf << ")";
+  }
+  for (const std::string& name : kDaemons) {
+    SCOPED_TRACE(name);
+    fs::path file = conf / (name + ".yaml");
+    ASSERT_TRUE(fs::exists(file)) << file << " is missing";
+    ProgramRun r = run(name, {"--config", file.string(), "--check-config"});
+    EXPECT_EQ(r.exit_code, 0) << file << ":\n" << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace isle::daemontest
