@@ -47,6 +47,20 @@ echo "=== stage 1: build + tests (RelWithDebInfo, -Werror)"
 bash scripts/build.sh build -DISLE_WERROR=ON
 run_ctest build release
 
+# README command 1 in its smoke mode: all five daemons from conf/*.yaml,
+# one key written, read, scanned and tailed over HTTP, a compaction and a
+# retention cycle, then SIGTERM and every daemon must exit 0.
+echo "=== stage 1b: deploy/local/run.sh --smoke"
+smoke_var=$(mktemp -d)
+if ISLE_PORT_BASE=17000 bash deploy/local/run.sh --no-build --smoke --var "$smoke_var"; then
+  echo "smoke: ok"
+  passed=$((passed + 1))
+else
+  echo "smoke: FAILED" >&2
+  failed=$((failed + 1))
+fi
+rm -rf "$smoke_var"
+
 if [[ "${ISLE_SKIP_ASAN:-0}" != 1 ]]; then
   echo "=== stage 2: build + tests under ASan + UBSan"
   bash scripts/build.sh build-asan -DISLE_SANITIZE=ON -DISLE_BUILD_BENCH=OFF -DISLE_WERROR=ON

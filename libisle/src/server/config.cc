@@ -27,7 +27,10 @@
 //     default that does not parse — is a programming error and aborts.
 #include "server/config.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
+
+#include <sstream>
 
 #include <algorithm>
 #include <charconv>
@@ -255,6 +258,22 @@ struct Loader {
 // past kMaxNesting is refused before yaml-cpp sees it (a clear error
 // instead of a crash; the api fuzzer feeds such files).
 constexpr int kMaxNesting = 32;
+
+// A YAML event handler that drops every event (used to count documents).
+class IgnoreEvents final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
 constexpr size_t kMaxIndent = 256;
 
 Status check_nesting(std::string_view text) {
@@ -328,16 +347,23 @@ Result<Config> load_config(const ConfigSchema& schema, const std::string* yaml_t
     std::vector<YAML::Node> docs;
     if (Status s = check_nesting(*yaml_text); !s.ok()) return s;
     try {
-      docs = YAML::LoadAll(*yaml_text);
+      // Count documents with a parser that builds nothing, stopping at two:
+      // on some malformed inputs (",:z") yaml-cpp 0.7 yields empty
+      // documents forever, so YAML::LoadAll would never return.
+      std::istringstream in(*yaml_text);
+      YAML::Parser parser(in);
+      IgnoreEvents ignore;
+      size_t count = 0;
+      while (count < 2 && parser.HandleNextDocument(ignore)) count++;
+      if (count > 1) {
+        return Status::InvalidArgument("the config file holds more than one YAML document; expected one");
+      }
+      if (count == 1) docs.push_back(YAML::Load(*yaml_text));
     } catch (const YAML::ParserException& e) {
       return Status::InvalidArgument("YAML syntax error at line " + std::to_string(e.mark.line + 1) +
                                      ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
     } catch (const YAML::Exception& e) {
       return Status::InvalidArgument(std::string("YAML error: ") + e.what());
-    }
-    if (docs.size() > 1) {
-      return Status::InvalidArgument("the config file holds " + std::to_string(docs.size()) +
-                                     " YAML documents; expected one");
     }
     Loader loader{*keys, {}};
     // Walks one map; `prefix` is "" or "section.".
