@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "lsm/engine_store.h"
+#include "server/api.h"
 #include "util/base64.h"
 
 namespace isle::cli {
@@ -117,42 +118,7 @@ void Context::warn(std::string_view message) const {
 
 // ---- bytes and JSON -----------------------------------------------------------
 
-bool valid_utf8(std::string_view s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;  // continuation byte, overlong lead (c0, c1) or > f4
-    }
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; k++) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return false;  // overlong
-    if (cp >= 0xd800 && cp <= 0xdfff) return false;                              // surrogate
-    if (cp > 0x10ffff) return false;
-    i += len;
-  }
-  return true;
-}
+bool valid_utf8(std::string_view s) { return server::is_valid_utf8(s); }
 
 void set_bytes(nlohmann::ordered_json& j, const std::string& name, std::string_view s) {
   if (valid_utf8(s)) {

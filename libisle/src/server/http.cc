@@ -11,6 +11,8 @@
 //     GET. A path matched only with other methods gives 405 with Allow.
 #include "server/http.h"
 
+#include "util/signing.h"
+
 #include <nlohmann/json.hpp>
 
 namespace isle::server {
@@ -121,16 +123,6 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
 
 // ---- Percent coding ----------------------------------------------------------
 
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 std::optional<std::string> percent_decode(std::string_view s) {
   std::string out;
@@ -141,10 +133,9 @@ std::optional<std::string> percent_decode(std::string_view s) {
       continue;
     }
     if (i + 2 >= s.size()) return std::nullopt;  // "%4" at the end
-    int hi = hex_value(s[i + 1]);
-    int lo = hex_value(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
+    auto byte = from_hex(s.substr(i + 1, 2));
+    if (!byte) return std::nullopt;
+    out += *byte;
     i += 2;
   }
   return out;
