@@ -65,8 +65,12 @@ ConfigSchema common_schema(const std::string& default_listen) {
          .help = "open connections beyond this get 503", .min = 1, .max = 1'000'000});
   s.add({.path = "server.max_streams", .type = T::kInt, .default_value = "256",
          .help = "concurrent streamed responses (scans, tails)", .min = 1, .max = 100'000});
-  s.add({.path = "server.workers", .type = T::kInt, .default_value = "8",
-         .help = "threads running request handlers", .min = 1, .max = 1024});
+  // Handlers block on the store and on group commit (a durable PUT waits
+  // for its flush), so the worker count bounds how many such waits overlap:
+  // 8 halved durable PUT throughput at 16 connections (docs/BENCHMARKS.md).
+  s.add({.path = "server.workers", .type = T::kInt, .default_value = "64",
+         .help = "threads running request handlers (each may wait on the store or a commit)",
+         .min = 1, .max = 1024});
   s.add({.path = "server.max_queued", .type = T::kInt, .default_value = "1024",
          .help = "requests waiting for a worker beyond this get 429", .min = 1, .max = 1'000'000});
   s.add({.path = "server.max_header_bytes", .type = T::kSize, .default_value = "64KiB",
