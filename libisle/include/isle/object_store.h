@@ -9,7 +9,7 @@
 // Both are linearizable, also across processes and hosts.
 //
 // Contract for every implementation (checked by the conformance suite in
-// store/conformance_test.cc):
+// cloud/conformance_test.cc):
 //   * Keys are non-empty byte strings of at most 1024 bytes, '/'-separated.
 //     Backends may reject keys they cannot represent (InvalidArgument).
 //   * An ETag is an opaque token that changes on every successful write of
