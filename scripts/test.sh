@@ -9,6 +9,13 @@
 #   ISLE_SKIP_ASAN=1   skip stage 2          ISLE_SKIP_FUZZ=1  skip stage 3
 #   FUZZ_SECONDS=N     fuzz time per target (default 60)
 #   ISLE_TEST_SEEDS=N  seeds for property tests (default: each test's own)
+#   ISLE_SKIP_OBJSTORES=1  don't start Ceph RGW (S3) and Azurite (Azure Blob);
+#                      the tests that need them then skip with a message
+#   ISLE_KEEP_OBJSTORES=1  leave those servers running at the end
+# Before stage 1's tests scripts/objstores/ starts (installing on first use)
+# a Ceph RGW on 127.0.0.1:7480 and an Azurite on 127.0.0.1:10000 and exports
+# the variables of their env files (ISLE_TEST_S3_URL, ISLE_TEST_AZURE_URL,
+# ...) to every test. A server that does not start is one failed check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,8 +50,52 @@ run_ctest() {  # run_ctest BUILD_DIR LABEL
   if [[ $rc -ne 0 && -z "$line" ]]; then failed=$((failed + 1)); fi
 }
 
+# Object-store servers for the cloud tests, stopped at the end and on any
+# exit. Each server's env file is sourced with set -a, so the variables reach
+# every test process of every stage.
+objstores_dir=${ISLE_OBJSTORES_DIR:-/tmp/isle-objstores}
+objstores_up=0
+stop_objstores() {
+  if [[ $objstores_up == 1 && "${ISLE_KEEP_OBJSTORES:-0}" != 1 ]]; then
+    objstores_up=0
+    bash scripts/objstores/stop.sh all || true
+  fi
+}
+trap stop_objstores EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+start_objstores() {
+  if [[ "${ISLE_SKIP_OBJSTORES:-0}" == 1 ]]; then
+    echo "object stores: ISLE_SKIP_OBJSTORES=1, not started (their tests skip)"
+    return
+  fi
+  echo "=== object stores: Ceph RGW (S3) and Azurite (Azure Blob) on 127.0.0.1"
+  objstores_up=1
+  local server env_file
+  for server in ceph-rgw:s3 azurite:azure; do
+    env_file="$objstores_dir/${server#*:}.env"
+    if bash "scripts/objstores/start-${server%%:*}.sh" && [[ -f $env_file ]]; then
+      set -a
+      # shellcheck source=/dev/null
+      . "$env_file"
+      set +a
+      echo "${server%%:*}: ok ($env_file)"
+      passed=$((passed + 1))
+    else
+      echo "${server%%:*}: FAILED to start; its tests will skip (see the line above)" >&2
+      if [[ $server == *:s3 ]]; then
+        unset ISLE_TEST_S3_URL ISLE_TEST_S3_ENDPOINT
+      else
+        unset ISLE_TEST_AZURE_URL ISLE_TEST_AZURE_ENDPOINT ISLE_TEST_AZURE_SAS
+      fi
+      failed=$((failed + 1))
+    fi
+  done
+}
+
 echo "=== stage 1: build + tests (RelWithDebInfo, -Werror)"
 bash scripts/build.sh build -DISLE_WERROR=ON
+start_objstores
 run_ctest build release
 
 # README command 1 in its smoke mode: all five daemons from conf/*.yaml,
@@ -99,6 +150,8 @@ if [[ "${ISLE_SKIP_FUZZ:-0}" != 1 ]]; then
     failed=$((failed + 1))
   fi
 fi
+
+stop_objstores
 
 echo "=== summary"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
