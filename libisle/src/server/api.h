@@ -17,6 +17,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "isle/status.h"
+#include "util/utf8.h"
 #include "server/http.h"
 
 namespace isle::server {
@@ -27,7 +28,7 @@ namespace isle::server {
 //   Transient/IOError 503, anything else 500.
 HttpResponse error_response(const Status& s);
 
-bool is_valid_utf8(std::string_view s);
+using ::isle::is_valid_utf8;  // util/utf8.h
 
 // Sets j[name] or j[name + "_b64"] by the rule above.
 void put_bytes(nlohmann::json& j, const char* name, std::string_view bytes);
