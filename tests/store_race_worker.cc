@@ -66,21 +66,26 @@ bool parse_u64(const std::string& s, uint64_t* v) {
 }
 
 int cas_increment(isle::ObjectStore& store, const std::string& key, uint64_t m) {
+  // Each value names its writer after the count ("17 pid.attempt") so a
+  // store resolving an ambiguous answer can tell its bytes from a rival's.
+  uint64_t attempt = 0;
   for (uint64_t done = 0; done < m;) {
+    const std::string tag = " " + std::to_string(getpid()) + "." + std::to_string(attempt++);
     auto cur = store.get(key);
     isle::Result<isle::ObjectMeta> put = isle::Status::Aborted("unset");
     if (cur.status().is_not_found()) {
-      put = store.put(key, "1", isle::PutOptions::create_only());
+      put = store.put(key, "1" + tag, isle::PutOptions::create_only());
     } else if (!cur.ok()) {
       return fail("get", cur.status());
     } else {
       uint64_t n = 0;
-      if (!parse_u64(cur->data, &n)) {
+      if (!parse_u64(cur->data.substr(0, cur->data.find(' ')), &n)) {
         std::fprintf(stderr, "isle_store_race_worker: counter is not a number: '%s'\n",
                      cur->data.c_str());
         return kExitError;
       }
-      put = store.put(key, std::to_string(n + 1), isle::PutOptions::if_match_etag(cur->meta.etag));
+      put = store.put(key, std::to_string(n + 1) + tag,
+                      isle::PutOptions::if_match_etag(cur->meta.etag));
     }
     if (put.ok()) {
       done++;

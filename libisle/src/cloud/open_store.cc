@@ -5,12 +5,16 @@
 //   mem://NAME        the process-wide in-memory store called NAME
 //   file:///ABS/DIR   a local folder; the path is percent-decoded, must be
 //                     absolute, and no host part is allowed
-// Cloud backends plug in at the marked place in open_object_store: add a
-// branch for the scheme that parses the rest of the URL and constructs
-// the backend. Until then their schemes report NotSupported.
+//   s3://BUCKET?...   S3 and S3-compatible servers (cloud/s3_store.h)
+//   gs://BUCKET?...   Google Cloud Storage, XML API with HMAC keys (same)
+//   azblob://CONTAINER?endpoint=...  Azure Blob Storage (cloud/azure_store.h)
+// Network stores check access at open (a wrong credential, region, bucket
+// or endpoint fails here, once, with a message naming what to fix).
 #include <cctype>
 #include <string>
 
+#include "cloud/cloud_retry.h"
+#include "cloud/s3_store.h"
 #include "isle/object_store.h"
 #include "store/file_store.h"
 #include "store/mem_store.h"
@@ -104,13 +108,14 @@ Result<ObjectStorePtr> open_object_store(std::string_view url) {
   ISLE_RETURN_IF_ERROR(split_url(url, &scheme, &rest));
   if (scheme == "mem") return open_mem(rest);
   if (scheme == "file") return open_file(url, rest);
-  // Cloud backends plug in here, e.g.
-  //   if (scheme == "s3") return open_s3(url, rest);
-  //   if (scheme == "azblob") return open_azure_blob(url, rest);
-  //   if (scheme == "gs") return open_gcs(url, rest);
+  if (scheme == "s3" || scheme == "gs") {
+    ISLE_ASSIGN_OR_RETURN(S3Config config, s3_config_from_url(url, process_env()));
+    ISLE_ASSIGN_OR_RETURN(auto store, S3Store::open(std::move(config)));
+    return with_cloud_retries(std::move(store));
+  }
   return Status::NotSupported("unsupported object store scheme '" + scheme + "' in URL '" +
                               std::string(url) +
-                              "' (this build supports mem:// and file://)");
+                              "' (supported: mem://, file://, s3://, gs://)");
 }
 
 }  // namespace isle

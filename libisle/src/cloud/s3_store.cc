@@ -1,0 +1,822 @@
+// S3Store; see s3_store.h for the URL, the contract mapping and the
+// conditional-write rules.
+#include "cloud/s3_store.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "cloud/cloud_xml.h"
+#include "store/store_common.h"
+#include "util/base64.h"
+#include "util/hash.h"
+#include "util/utf8.h"
+
+namespace isle {
+
+namespace {
+
+constexpr const char* kEmptySha256 =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+std::string md5_raw(std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), out, &n, EVP_md5(), nullptr);
+  return std::string(reinterpret_cast<char*>(out), n);
+}
+
+std::string strip_quotes(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  if (etag.starts_with("W/")) etag.remove_prefix(2);
+  return std::string(etag);
+}
+
+// A single-PUT S3 ETag: 32 lower-case hex digits; multipart ones add "-N".
+bool is_s3_etag(std::string_view s) {
+  size_t dash = s.find('-');
+  std::string_view hex = s.substr(0, dash);
+  if (hex.size() != 32) return false;
+  for (char c : hex) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  if (dash == std::string_view::npos) return true;
+  std::string_view n = s.substr(dash + 1);
+  return !n.empty() && n.size() <= 5 && n.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+bool is_md5_hex(std::string_view s) {
+  if (s.size() != 32) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+// Keys: the common limits plus valid UTF-8 (S3 stores Unicode names).
+Status check_s3_key(std::string_view key) {
+  ISLE_RETURN_IF_ERROR(check_common_key(key));
+  if (!is_valid_utf8(key)) {
+    return Status::InvalidArgument("object key is not valid UTF-8 (S3 keys are Unicode)");
+  }
+  return Status::OK();
+}
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string header_or_empty(const HttpClientResponse& r, std::string_view name) {
+  const std::string* v = r.header(name);
+  return v ? *v : std::string();
+}
+
+// "bytes FIRST-LAST/TOTAL" -> first and total.
+bool parse_content_range(std::string_view v, uint64_t* first, uint64_t* total) {
+  if (!v.starts_with("bytes ")) return false;
+  v.remove_prefix(6);
+  auto number = [](std::string_view* s, uint64_t* out) {
+    if (s->empty() || !std::isdigit(static_cast<unsigned char>((*s)[0]))) return false;
+    uint64_t n = 0;
+    while (!s->empty() && std::isdigit(static_cast<unsigned char>((*s)[0]))) {
+      uint64_t d = static_cast<uint64_t>((*s)[0] - '0');
+      if (n > (UINT64_MAX - d) / 10) return false;
+      n = n * 10 + d;
+      s->remove_prefix(1);
+    }
+    *out = n;
+    return true;
+  };
+  uint64_t last = 0;
+  if (!number(&v, first) || v.empty() || v[0] != '-') return false;
+  v.remove_prefix(1);
+  if (!number(&v, &last) || v.empty() || v[0] != '/') return false;
+  v.remove_prefix(1);
+  if (!number(&v, total) || !v.empty()) return false;
+  return *first <= last && last < *total;
+}
+
+std::string query_param(std::string_view name, std::string_view value) {
+  return sigv4_uri_encode(name, true) + "=" + sigv4_uri_encode(value, true);
+}
+
+}  // namespace
+
+// One request before signing.
+struct S3Store::Call {
+  std::string method;
+  std::string path;   // encoded
+  std::string query;  // encoded, without '?'
+  HttpHeaders headers;
+  std::string_view body;
+  bool head = false;
+  std::string what;  // "GET key" for messages
+};
+
+S3Store::S3Store(S3Config config, std::unique_ptr<HttpClient> http)
+    : config_(std::move(config)),
+      http_(std::move(http)),
+      signer_(config_.dialect == S3Dialect::kGcs ? SigV4Flavor::kGoogle : SigV4Flavor::kAws,
+              config_.access_key, config_.secret_key,
+              config_.dialect == S3Dialect::kGcs ? "auto" : config_.region,
+              config_.dialect == S3Dialect::kGcs ? "storage" : "s3") {
+  HttpEndpoint host_ep = config_.endpoint;
+  if (!config_.path_style) host_ep.host = config_.bucket + "." + host_ep.host;
+  host_ = host_ep.host_header();
+}
+
+Result<std::shared_ptr<S3Store>> S3Store::open(S3Config config) {
+  HttpEndpoint ep = config.endpoint;
+  if (!config.path_style) ep.host = config.bucket + "." + ep.host;
+  ISLE_ASSIGN_OR_RETURN(auto http, HttpClient::create(ep, config.http));
+  std::shared_ptr<S3Store> store(new S3Store(std::move(config), std::move(http)));
+  if (store->config_.check) ISLE_RETURN_IF_ERROR(store->check_access());
+  return store;
+}
+
+std::string S3Store::bucket_path() const {
+  return config_.path_style ? "/" + sigv4_uri_encode(config_.bucket, true) + "/" : "/";
+}
+
+std::string S3Store::object_path(std::string_view key) const {
+  return bucket_path() + sigv4_uri_encode(key, false);
+}
+
+Result<HttpClientResponse> S3Store::send(Call& call) {
+  const bool gcs = config_.dialect == S3Dialect::kGcs;
+  const std::string payload_hash = call.body.empty() ? kEmptySha256 : sha256_hex(call.body);
+  const std::string timestamp = sigv4_timestamp(now_seconds());
+  call.headers.emplace_back("host", host_);
+  call.headers.emplace_back(gcs ? "x-goog-date" : "x-amz-date", timestamp);
+  call.headers.emplace_back(gcs ? "x-goog-content-sha256" : "x-amz-content-sha256",
+                            payload_hash);
+  if (!config_.session_token.empty() && !gcs) {
+    call.headers.emplace_back("x-amz-security-token", config_.session_token);
+  }
+  SigV4Input in;
+  in.method = call.method;
+  in.path = call.path;
+  in.query = call.query;
+  in.headers = &call.headers;
+  in.payload_hash = payload_hash;
+  SigV4Result sig = signer_.sign(in, timestamp);
+  call.headers.emplace_back("authorization", sig.authorization);
+  const std::string target = call.query.empty() ? call.path : call.path + "?" + call.query;
+  HttpClientRequest req;
+  req.method = call.method;
+  req.target = target;
+  req.headers = &call.headers;
+  req.body = call.body;
+  req.head = call.head;
+  auto r = http_->send(req);
+  if (!r.ok()) return r.status().with_context(call.what);
+  return r;
+}
+
+namespace {
+
+// The Status for an unsuccessful response. `write` marks requests whose
+// 5xx may have been applied (UnknownOutcome) rather than surely not.
+Status error_status(const HttpClientResponse& r, const std::string& what, bool write) {
+  CloudError e = parse_cloud_error(r.body);
+  std::string detail = "HTTP " + std::to_string(r.status);
+  if (!e.code.empty()) detail += " " + e.code;
+  if (!e.message.empty()) detail += ": " + e.message;
+  const std::string m = what + ": " + detail;
+  switch (r.status) {
+    case 404:
+      if (e.code == "NoSuchBucket") return Status::Permanent(m + " (the bucket does not exist)");
+      return Status::NotFound(m);
+    case 412:
+      return Status::PreconditionFailed(m);
+    case 409:
+      if (e.code == "ConditionalRequestConflict" || e.code == "OperationAborted") {
+        return Status::Transient(m);
+      }
+      return Status::Permanent(m);
+    case 429:
+      return Status::Throttled(m);
+    case 400:
+      if (e.code == "RequestTimeout") return Status::Transient(m);
+      if (e.code == "AuthorizationHeaderMalformed") {
+        return Status::Permanent(m + " (check the region= setting)");
+      }
+      if (e.code == "InvalidArgument" || e.code == "KeyTooLongError" ||
+          e.code == "InvalidObjectName") {
+        return Status::InvalidArgument(m);
+      }
+      return Status::Permanent(m);
+    case 301:
+    case 307: {
+      std::string region = header_or_empty(r, "x-amz-bucket-region");
+      return Status::Permanent(m + (region.empty() ? std::string(" (wrong region or endpoint)")
+                                                   : " (the bucket is in region " + region +
+                                                         ": set region=" + region + ")"));
+    }
+    case 403:
+      if (e.code == "InvalidAccessKeyId") {
+        return Status::Permanent(m + " (check AWS_ACCESS_KEY_ID)");
+      }
+      if (e.code == "SignatureDoesNotMatch") {
+        return Status::Permanent(m + " (check AWS_SECRET_ACCESS_KEY)");
+      }
+      if (e.code == "RequestTimeTooSkewed") {
+        return Status::Permanent(m + " (this host's clock is off: fix NTP)");
+      }
+      return Status::Permanent(m);
+    case 503:
+      if (e.code == "SlowDown") return Status::Throttled(m);
+      return Status::Transient(m);
+    default:
+      if (r.status >= 500) return write ? Status::UnknownOutcome(m) : Status::Transient(m);
+      return Status::Permanent(m);
+  }
+}
+
+}  // namespace
+
+Status S3Store::check_access() {
+  Call call;
+  call.method = "GET";
+  call.path = bucket_path();
+  call.query = query_param("list-type", "2") + "&" + query_param("max-keys", "1");
+  call.what = "checking access to bucket '" + config_.bucket + "' at " +
+              config_.endpoint.to_string();
+  auto r = send(call);
+  if (!r.ok()) {
+    return Status::Permanent(r.status().message() + " (check the endpoint= setting or the network)");
+  }
+  if (r->status == 200) return Status::OK();
+  Status s = error_status(*r, call.what, false);
+  if (r->status == 404) {
+    return Status::Permanent(call.what + ": the bucket does not exist (create it first)");
+  }
+  return Status::Permanent(s.message());
+}
+
+// Reads the metadata of a response to a GET or HEAD (or PUT).
+static ObjectMeta meta_from(const HttpClientResponse& r, std::string_view key, bool gcs) {
+  ObjectMeta m;
+  m.key = std::string(key);
+  if (gcs) {
+    m.etag = header_or_empty(r, "x-goog-generation");
+  } else {
+    m.etag = strip_quotes(header_or_empty(r, "etag"));
+  }
+  std::string lm = header_or_empty(r, "last-modified");
+  if (lm.empty()) lm = header_or_empty(r, "date");
+  if (auto ms = parse_http_date_ms(lm)) m.modified_ms = *ms - *ms % 1000;
+  std::string len = header_or_empty(r, "content-length");
+  if (!len.empty()) m.size = std::strtoull(len.c_str(), nullptr, 10);
+  return m;
+}
+
+// A 304 to a conditional GET: the object is still the version named by
+// `etag` (some servers leave the ETag header out of a 304).
+static GetResult not_modified(const HttpClientResponse& r, std::string_view key,
+                              const std::string& etag, bool gcs) {
+  GetResult out;
+  out.meta = meta_from(r, key, gcs);
+  if (out.meta.etag.empty()) out.meta.etag = etag;
+  out.meta.size = 0;
+  out.not_modified = true;
+  return out;
+}
+
+Result<ObjectMeta> S3Store::head(std::string_view key) {
+  ISLE_RETURN_IF_ERROR(check_s3_key(key));
+  Call call;
+  call.method = "HEAD";
+  call.path = object_path(key);
+  call.head = true;
+  call.what = "HEAD " + std::string(key);
+  ISLE_ASSIGN_OR_RETURN(auto r, send(call));
+  if (r.status != 200) {
+    if (r.status == 404) return Status::NotFound(call.what + ": no such object");
+    return error_status(r, call.what, false);
+  }
+  return meta_from(r, key, config_.dialect == S3Dialect::kGcs);
+}
+
+Result<GetResult> S3Store::get(std::string_view key, const GetOptions& options) {
+  ISLE_RETURN_IF_ERROR(check_s3_key(key));
+  if (options.range) return get_range(key, options);
+  return get_whole(key, options);
+}
+
+Result<GetResult> S3Store::get_range(std::string_view key, const GetOptions& options) {
+  const ByteRange& br = *options.range;
+  // HTTP cannot ask for zero bytes: answer from the metadata.
+  if (br.length == 0) {
+    ISLE_ASSIGN_OR_RETURN(ObjectMeta m, head(key));
+    ISLE_ASSIGN_OR_RETURN(ResolvedRange rr, resolve_range(br, m.size));
+    GetResult out;
+    out.meta = std::move(m);
+    out.offset = rr.offset;
+    return out;
+  }
+  std::string range;
+  if (br.suffix) {
+    range = "bytes=-" + std::to_string(br.length);
+  } else {
+    uint64_t last = br.length > UINT64_MAX - br.offset ? UINT64_MAX - 1 : br.offset + br.length - 1;
+    range = "bytes=" + std::to_string(br.offset) + "-" + std::to_string(last);
+  }
+  Call call;
+  call.method = "GET";
+  call.path = object_path(key);
+  call.headers.emplace_back("range", range);
+  if (!options.if_none_match.empty()) {
+    call.headers.emplace_back("if-none-match", "\"" + options.if_none_match + "\"");
+  }
+  call.what = "GET " + std::string(key) + " " + range;
+  ISLE_ASSIGN_OR_RETURN(auto r, send(call));
+  const bool gcs = config_.dialect == S3Dialect::kGcs;
+  GetResult out;
+  if (r.status == 206) {
+    uint64_t first = 0, total = 0;
+    if (!parse_content_range(header_or_empty(r, "content-range"), &first, &total) ||
+        r.body.size() > total - first) {
+      return Status::Corruption(call.what + ": malformed Content-Range '" +
+                                header_or_empty(r, "content-range") + "'");
+    }
+    out.meta = meta_from(r, key, gcs);
+    out.meta.size = total;
+    out.offset = first;
+    out.data = std::move(r.body);
+    return out;
+  }
+  if (r.status == 200) {  // the server ignored the range: cut it here
+    out.meta = meta_from(r, key, gcs);
+    out.meta.size = r.body.size();
+    ISLE_ASSIGN_OR_RETURN(ResolvedRange rr, resolve_range(br, out.meta.size));
+    out.offset = rr.offset;
+    out.data = r.body.substr(rr.offset, rr.length);
+    return out;
+  }
+  if (r.status == 304) return not_modified(r, key, options.if_none_match, gcs);
+  if (r.status == 416) {  // past the end, or an empty object: decide from the size
+    ISLE_ASSIGN_OR_RETURN(ObjectMeta m, head(key));
+    ISLE_ASSIGN_OR_RETURN(ResolvedRange rr, resolve_range(br, m.size));
+    out.meta = std::move(m);
+    out.offset = rr.offset;
+    return out;
+  }
+  if (r.status == 404) return Status::NotFound(call.what + ": no such object");
+  return error_status(r, call.what, false);
+}
+
+Result<GetResult> S3Store::get_whole(std::string_view key, const GetOptions& options) {
+  const bool gcs = config_.dialect == S3Dialect::kGcs;
+  // The first part (or all of a small object); its Content-Range tells the
+  // size. An empty object answers a range with 416: ask again without one.
+  // If the object is overwritten while its parts are read, start over.
+  for (int round = 0; round < 3; round++) {
+    Call call;
+    HttpClientResponse r;
+    for (bool ranged : {true, false}) {
+      call = Call();
+      call.method = "GET";
+      call.path = object_path(key);
+      if (ranged) {
+        call.headers.emplace_back("range", "bytes=0-" + std::to_string(config_.part_size - 1));
+      }
+      if (!options.if_none_match.empty()) {
+        call.headers.emplace_back("if-none-match", "\"" + options.if_none_match + "\"");
+      }
+      call.what = "GET " + std::string(key);
+      ISLE_ASSIGN_OR_RETURN(r, send(call));
+      if (r.status != 416) break;
+    }
+    GetResult out;
+    if (r.status == 304) return not_modified(r, key, options.if_none_match, gcs);
+    if (r.status == 404) return Status::NotFound(call.what + ": no such object");
+    if (r.status == 200) {
+      out.meta = meta_from(r, key, gcs);
+      out.meta.size = r.body.size();
+      out.data = std::move(r.body);
+      return out;
+    }
+    if (r.status != 206) return error_status(r, call.what, false);
+    uint64_t first = 0, total = 0;
+    if (!parse_content_range(header_or_empty(r, "content-range"), &first, &total) ||
+        first != 0 || r.body.size() > total || r.body.empty()) {
+      return Status::Corruption(call.what + ": malformed Content-Range '" +
+                                header_or_empty(r, "content-range") + "'");
+    }
+    out.meta = meta_from(r, key, gcs);
+    out.meta.size = total;
+    if (r.body.size() == total) {
+      out.data = std::move(r.body);
+      return out;
+    }
+    ISLE_ASSIGN_OR_RETURN(bool complete, read_rest(key, r.body, &out));
+    if (complete) return out;
+  }
+  return Status::Transient("GET " + std::string(key) + ": the object kept changing while read");
+}
+
+Result<bool> S3Store::read_rest(std::string_view key, const std::string& first_part,
+                                GetResult* out) {
+  // Parts of the first part's size, in parallel, each pinned to the first
+  // part's version so a concurrent overwrite cannot mix two versions.
+  const bool gcs = config_.dialect == S3Dialect::kGcs;
+  const uint64_t total = out->meta.size;
+  const uint64_t part = first_part.size();
+  out->data.resize(total);
+  std::memcpy(out->data.data(), first_part.data(), part);
+  std::vector<uint64_t> starts;
+  for (uint64_t s = part; s < total; s += part) starts.push_back(s);
+  std::vector<Status> results(starts.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < starts.size(); i = next++) {
+      const uint64_t s = starts[i];
+      const uint64_t len = std::min(part, total - s);
+      Call pc;
+      pc.method = "GET";
+      pc.path = object_path(key);
+      pc.headers.emplace_back("range",
+                              "bytes=" + std::to_string(s) + "-" + std::to_string(s + len - 1));
+      if (gcs) {
+        pc.headers.emplace_back("x-goog-if-generation-match", out->meta.etag);
+      } else {
+        pc.headers.emplace_back("if-match", config_.etag_quotes ? "\"" + out->meta.etag + "\""
+                                                                : out->meta.etag);
+      }
+      pc.what = "GET " + std::string(key) + " part at " + std::to_string(s);
+      auto pr = send(pc);
+      if (!pr.ok()) {
+        results[i] = pr.status();
+      } else if (pr->status == 412) {
+        results[i] = Status::Aborted("changed while read");
+      } else if (pr->status != 206) {
+        results[i] = error_status(*pr, pc.what, false);
+      } else if (pr->body.size() != len) {
+        results[i] = Status::Corruption(pc.what + ": short part");
+      } else {
+        std::memcpy(out->data.data() + s, pr->body.data(), len);
+      }
+    }
+  };
+  const int n = std::min<int>(std::clamp(config_.get_parallelism, 1, 64),
+                              static_cast<int>(starts.size()));
+  std::vector<std::thread> threads;
+  for (int t = 1; t < n; t++) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  bool changed = false;
+  for (const Status& st : results) {
+    if (st.code() == Code::kAborted) {
+      changed = true;
+    } else if (!st.ok()) {
+      return st;
+    }
+  }
+  return !changed;
+}
+
+Result<ObjectMeta> S3Store::put(std::string_view key, std::string_view data,
+                                const PutOptions& options) {
+  ISLE_RETURN_IF_ERROR(check_s3_key(key));
+  const bool gcs = config_.dialect == S3Dialect::kGcs;
+  Call call;
+  call.method = "PUT";
+  call.path = object_path(key);
+  call.body = data;
+  call.what = "PUT " + std::string(key);
+  switch (options.mode) {
+    case PutMode::kOverwrite:
+      break;
+    case PutMode::kCreateOnly:
+      if (gcs) {
+        call.headers.emplace_back("x-goog-if-generation-match", "0");
+      } else {
+        call.headers.emplace_back("if-none-match", "*");
+      }
+      break;
+    case PutMode::kIfMatch:
+      if (options.if_match.empty()) {
+        return Status::InvalidArgument(call.what + ": an if-match put needs an etag");
+      }
+      // A token that is not shaped like this store's ETags cannot be the
+      // current one, and must not reach the server: Ceph RGW compares only
+      // the first 32 characters, so "<etag>x" would match "<etag>".
+      if (gcs ? options.if_match.find_first_not_of("0123456789") != std::string::npos
+              : !is_s3_etag(options.if_match)) {
+        return Status::PreconditionFailed(call.what + ": '" + options.if_match +
+                                          "' is not an ETag of this store");
+      }
+      if (gcs) {
+        call.headers.emplace_back("x-goog-if-generation-match", options.if_match);
+      } else {
+        call.headers.emplace_back("if-match", config_.etag_quotes ? "\"" + options.if_match + "\""
+                                                                  : options.if_match);
+      }
+      break;
+  }
+  const bool conditional = options.mode != PutMode::kOverwrite;
+  auto r = send(call);
+  if (!r.ok()) return r.status();  // Transient, or UnknownOutcome for the caller to resolve
+  if (r->status == 200 || r->status == 201) {
+    ObjectMeta m = meta_from(*r, key, gcs);
+    m.size = data.size();
+    if (m.etag.empty()) {
+      return Status::UnknownOutcome(call.what + ": the response carried no ETag");
+    }
+    return m;
+  }
+  Status s = error_status(*r, call.what, true);
+  // Some servers answer a conditional PUT that lost a race with a 5xx and
+  // write nothing (RGW: 500 after ECANCELED). Read back and decide.
+  if (conditional && r->status >= 500 && s.code() != Code::kThrottled) {
+    return resolve_conditional_put(key, data, options, s);
+  }
+  if (gcs && options.mode == PutMode::kIfMatch && r->status == 404) {
+    return Status::PreconditionFailed(call.what + ": no such object");
+  }
+  return s;
+}
+
+// Timeline this resolves (RGW, two writers W1 and W2 with etag E):
+//   W1: PUT If-Match E  ──────────────▶ 200, etag F
+//   W2: PUT If-Match E  ──────────────▶ 500 (ECANCELED), nothing written
+//   W2: HEAD ──▶ etag F, not our bytes  ⇒ PreconditionFailed
+// If W2's HEAD still shows E, nothing happened at all: Transient, and a
+// retry re-evaluates the condition on the server. If the object holds
+// W2's very bytes, W2 cannot know whose write that was: UnknownOutcome.
+Result<ObjectMeta> S3Store::resolve_conditional_put(std::string_view key, std::string_view data,
+                                                    const PutOptions& options,
+                                                    const Status& why) {
+  auto h = head(key);
+  if (h.status().is_not_found()) {
+    if (options.mode == PutMode::kCreateOnly) {
+      return Status::Transient(why.message() + "; nothing was written");
+    }
+    return Status::PreconditionFailed(why.message() + "; the object no longer exists");
+  }
+  if (!h.ok()) return Status::UnknownOutcome(why.message() + "; reading back failed: " +
+                                             h.status().message());
+  if (options.mode == PutMode::kIfMatch && h->etag == options.if_match) {
+    return Status::Transient(why.message() + "; nothing was written");
+  }
+  bool ours = false;
+  if (config_.dialect == S3Dialect::kS3 && is_md5_hex(h->etag)) {
+    ours = h->etag == to_hex(md5_raw(data)) && h->size == data.size();
+  } else {
+    auto g = get(key);
+    if (!g.ok()) return Status::UnknownOutcome(why.message() + "; reading back failed: " +
+                                               g.status().message());
+    ours = g->data == data && g->meta.etag == h->etag;
+  }
+  // Our bytes are there: our write may have landed, or another writer's
+  // identical bytes did. Only the caller can tell (the manifest writes
+  // bytes that name their writer).
+  if (ours) return Status::UnknownOutcome(why.message() + "; the object now holds our bytes");
+  return Status::PreconditionFailed(why.message() + "; another writer's version is there");
+}
+
+Status S3Store::remove(std::string_view key) {
+  ISLE_RETURN_IF_ERROR(check_s3_key(key));
+  Call call;
+  call.method = "DELETE";
+  call.path = object_path(key);
+  call.what = "DELETE " + std::string(key);
+  ISLE_ASSIGN_OR_RETURN(auto r, send(call));
+  if (r.status == 204 || r.status == 200) return Status::OK();
+  Status s = error_status(r, call.what, true);
+  if (s.is_not_found()) return Status::OK();  // GCS answers 404 for an absent object
+  return s;
+}
+
+Result<std::vector<DeleteOutcome>> S3Store::remove_batch(const std::vector<std::string>& keys) {
+  std::vector<DeleteOutcome> failed;
+  std::vector<std::string> chunk;
+  auto flush = [&]() -> Status {
+    if (chunk.empty()) return Status::OK();
+    Status s = delete_chunk(chunk, &failed);
+    chunk.clear();
+    return s;
+  };
+  for (const auto& k : keys) {
+    Status valid = check_s3_key(k);
+    if (!valid.ok()) {
+      failed.push_back({k, valid});
+      continue;
+    }
+    chunk.push_back(k);
+    if (chunk.size() == kMaxListKeys) ISLE_RETURN_IF_ERROR(flush());
+  }
+  ISLE_RETURN_IF_ERROR(flush());
+  return failed;
+}
+
+Status S3Store::delete_chunk(const std::vector<std::string>& keys,
+                             std::vector<DeleteOutcome>* failed) {
+  auto body = config_.dialect == S3Dialect::kS3 ? build_s3_delete_body(keys)
+                                                : Result<std::string>(Status::NotSupported(""));
+  if (!body.ok()) {
+    // GCS has no batch delete in its XML API, and XML cannot carry some
+    // key bytes: delete one by one.
+    for (const auto& k : keys) {
+      Status s = remove(k);
+      if (!s.ok()) failed->push_back({k, s});
+    }
+    return Status::OK();
+  }
+  Call call;
+  call.method = "POST";
+  call.path = bucket_path();
+  call.query = "delete=";
+  call.body = *body;
+  call.headers.emplace_back("content-md5", base64_encode(md5_raw(*body)));
+  call.headers.emplace_back("content-type", "application/xml");
+  call.what = "DeleteObjects (" + std::to_string(keys.size()) + " keys)";
+  ISLE_ASSIGN_OR_RETURN(auto r, send(call));
+  if (r.status != 200) return error_status(r, call.what, true);
+  ISLE_ASSIGN_OR_RETURN(auto errors, parse_s3_delete_result(r.body));
+  for (auto& e : errors) failed->push_back(std::move(e));
+  return Status::OK();
+}
+
+Result<ListPage> S3Store::list(const ListOptions& options) {
+  const size_t want = clamp_max_keys(options.max_keys);
+  // S3 takes only valid UTF-8: list from the longest valid prefix of the
+  // prefix / start_after and filter here.
+  const std::string_view prefix = options.prefix;
+  const std::string_view start_after = options.start_after;
+  const std::string_view server_prefix = prefix.substr(0, valid_utf8_prefix(prefix));
+  const std::string_view server_start = start_after.substr(0, valid_utf8_prefix(start_after));
+  const bool filter = server_prefix.size() != prefix.size() ||
+                      server_start.size() != start_after.size();
+  ListPage page;
+  std::string token;
+  bool more = true;
+  while (more && page.objects.size() < want) {
+    Call call;
+    call.method = "GET";
+    call.path = bucket_path();
+    std::vector<std::string> q;
+    if (!token.empty()) q.push_back(query_param("continuation-token", token));
+    q.push_back(query_param("encoding-type", "url"));
+    q.push_back(query_param("list-type", "2"));
+    q.push_back(query_param("max-keys", std::to_string(filter ? kMaxListKeys
+                                                              : want - page.objects.size())));
+    if (!server_prefix.empty()) q.push_back(query_param("prefix", server_prefix));
+    if (!server_start.empty() && token.empty()) {
+      q.push_back(query_param("start-after", server_start));
+    }
+    for (const auto& p : q) call.query += (call.query.empty() ? "" : "&") + p;
+    call.what = "LIST prefix '" + std::string(prefix) + "'";
+    ISLE_ASSIGN_OR_RETURN(auto r, send(call));
+    if (r.status != 200) return error_status(r, call.what, false);
+    ISLE_ASSIGN_OR_RETURN(S3ListPage sp, parse_s3_list_v2(r.body));
+    more = sp.truncated;
+    token = sp.next_continuation_token;
+    if (more && token.empty()) {
+      return Status::Corruption(call.what + ": truncated listing without a continuation token");
+    }
+    size_t i = 0;
+    for (; i < sp.objects.size() && page.objects.size() < want; i++) {
+      ObjectMeta& m = sp.objects[i];
+      if (filter) {
+        if (!m.key.starts_with(prefix)) {
+          // Past every key that can match: stop.
+          if (m.key > prefix) {
+            more = false;
+            i = sp.objects.size();
+            break;
+          }
+          continue;
+        }
+        if (m.key <= start_after) continue;
+      }
+      m.modified_ms -= m.modified_ms % 1000;
+      page.objects.push_back(std::move(m));
+    }
+    if (i < sp.objects.size()) more = true;  // stopped inside this page
+  }
+  if (more && !page.objects.empty()) page.next_start_after = page.objects.back().key;
+  return page;
+}
+
+Status S3Store::create_bucket() {
+  Call call;
+  call.method = "PUT";
+  call.path = bucket_path();
+  std::string body;
+  if (config_.dialect == S3Dialect::kS3 && config_.region != "us-east-1") {
+    body = "<CreateBucketConfiguration><LocationConstraint>" + config_.region +
+           "</LocationConstraint></CreateBucketConfiguration>";
+  }
+  call.body = body;
+  call.what = "creating bucket '" + config_.bucket + "'";
+  ISLE_ASSIGN_OR_RETURN(auto r, send(call));
+  if (r.status == 200) return Status::OK();
+  if (r.status == 409 && parse_cloud_error(r.body).code == "BucketAlreadyOwnedByYou") {
+    return Status::OK();
+  }
+  return error_status(r, call.what, true);
+}
+
+Status S3Store::delete_bucket() {
+  Call call;
+  call.method = "DELETE";
+  call.path = bucket_path();
+  call.what = "deleting bucket '" + config_.bucket + "'";
+  ISLE_ASSIGN_OR_RETURN(auto r, send(call));
+  if (r.status == 204 || r.status == 200) return Status::OK();
+  return error_status(r, call.what, true);
+}
+
+Result<S3Config> s3_config_from_url(std::string_view url, const EnvLookup& env) {
+  std::vector<std::string> known = common_cloud_params();
+  for (const char* k : {"region", "endpoint", "path_style", "etag_quotes", "part_size",
+                        "get_parallelism"}) {
+    known.emplace_back(k);
+  }
+  ISLE_ASSIGN_OR_RETURN(CloudUrl u, parse_cloud_url(url, known));
+  S3Config c;
+  c.url = std::string(url);
+  c.dialect = u.scheme == "gs" ? S3Dialect::kGcs : S3Dialect::kS3;
+  const bool gcs = c.dialect == S3Dialect::kGcs;
+  c.bucket = u.name;
+  for (char ch : c.bucket) {
+    auto uc = static_cast<unsigned char>(ch);
+    if (!std::islower(uc) && !std::isdigit(uc) && ch != '-' && ch != '.' && ch != '_') {
+      return Status::InvalidArgument("bucket name '" + c.bucket +
+                                     "': only lower-case letters, digits, '-', '.' and '_'");
+    }
+  }
+  ISLE_ASSIGN_OR_RETURN(CommonCloudSettings common, parse_common_cloud_params(u));
+  c.http = common.http;
+  c.check = common.check;
+  if (auto v = u.get("region")) {
+    c.region = *v;
+  } else if (auto e = env("AWS_REGION"); e && !gcs) {
+    c.region = *e;
+  } else if (auto e2 = env("AWS_DEFAULT_REGION"); e2 && !gcs) {
+    c.region = *e2;
+  }
+  std::string endpoint;
+  bool explicit_endpoint = true;
+  if (auto v = u.get("endpoint")) {
+    endpoint = *v;
+  } else if (auto e = env("AWS_ENDPOINT_URL"); e && !gcs) {
+    endpoint = *e;
+  } else {
+    explicit_endpoint = false;
+    endpoint = gcs ? "https://storage.googleapis.com"
+                   : "https://s3." + c.region + ".amazonaws.com";
+  }
+  std::string ep_path;
+  ISLE_ASSIGN_OR_RETURN(c.endpoint, parse_http_endpoint(endpoint, &ep_path));
+  if (!ep_path.empty()) {
+    return Status::InvalidArgument("endpoint '" + endpoint + "' must not have a path");
+  }
+  c.path_style = explicit_endpoint || c.bucket.find('.') != std::string::npos;
+  if (auto v = u.get("path_style")) {
+    ISLE_ASSIGN_OR_RETURN(c.path_style, parse_bool_param(*v, "path_style"));
+  }
+  if (auto v = u.get("etag_quotes")) {
+    ISLE_ASSIGN_OR_RETURN(c.etag_quotes, parse_bool_param(*v, "etag_quotes"));
+  }
+  if (auto v = u.get("part_size")) {
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || n < (64 << 10) || n > (1ULL << 32)) {
+      return Status::InvalidArgument("part_size=" + *v + ": expected bytes in 65536..4294967296");
+    }
+    c.part_size = n;
+  }
+  if (auto v = u.get("get_parallelism")) {
+    char* end = nullptr;
+    long n = std::strtol(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || n < 1 || n > 64) {
+      return Status::InvalidArgument("get_parallelism=" + *v + ": expected 1..64");
+    }
+    c.get_parallelism = static_cast<int>(n);
+  }
+  const char* key_var = gcs ? "GCS_HMAC_ACCESS_ID" : "AWS_ACCESS_KEY_ID";
+  const char* secret_var = gcs ? "GCS_HMAC_SECRET" : "AWS_SECRET_ACCESS_KEY";
+  auto ak = env(key_var);
+  auto sk = env(secret_var);
+  if (!ak || !sk) {
+    return Status::InvalidArgument(std::string("no credentials for ") + u.scheme +
+                                   "://: set " + key_var + " and " + secret_var);
+  }
+  c.access_key = *ak;
+  c.secret_key = *sk;
+  if (!gcs) {
+    if (auto t = env("AWS_SESSION_TOKEN")) c.session_token = *t;
+  }
+  return c;
+}
+
+}  // namespace isle
