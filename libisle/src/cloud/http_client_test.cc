@@ -5,105 +5,22 @@
 // UnknownOutcome split, timeouts, the concurrency cap, endpoint parsing.
 #include "cloud/http_client.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "cloud/scripted_server_test_util.h"
+
 namespace isle {
 namespace {
 
-// Reads one request (headers plus Content-Length bytes); false on EOF.
-bool read_request(int fd, std::string* out) {
-  std::string buf;
-  char tmp[4096];
-  size_t header_end = std::string::npos;
-  while ((header_end = buf.find("\r\n\r\n")) == std::string::npos) {
-    ssize_t n = ::read(fd, tmp, sizeof tmp);
-    if (n <= 0) return false;
-    buf.append(tmp, static_cast<size_t>(n));
-  }
-  size_t want = header_end + 4;
-  size_t cl = buf.find("Content-Length: ");
-  if (cl == std::string::npos) cl = buf.find("content-length: ");
-  if (cl != std::string::npos && cl < header_end) want += std::stoul(buf.substr(cl + 16));
-  while (buf.size() < want) {
-    ssize_t n = ::read(fd, tmp, sizeof tmp);
-    if (n <= 0) return false;
-    buf.append(tmp, static_cast<size_t>(n));
-  }
-  *out = buf.substr(0, want);
-  return true;
-}
-
-void write_all(int fd, std::string_view s) {
-  while (!s.empty()) {
-    ssize_t n = ::write(fd, s.data(), s.size());
-    if (n <= 0) return;
-    s.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
-std::string ok_response(std::string_view body, bool close = false) {
-  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
-         (close ? "Connection: close\r\n" : "") + "\r\n" + std::string(body);
-}
-
-// A listening socket; `serve(fd)` runs on its own thread per connection.
-class ScriptedServer {
- public:
-  explicit ScriptedServer(std::function<void(int)> serve) : serve_(std::move(serve)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 64);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] {
-      for (;;) {
-        int c = ::accept(fd_, nullptr, nullptr);
-        if (c < 0) return;
-        accepted_++;
-        std::lock_guard lock(mu_);
-        workers_.emplace_back([this, c] {
-          serve_(c);
-          ::close(c);
-        });
-      }
-    });
-  }
-  ~ScriptedServer() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    acceptor_.join();
-    std::lock_guard lock(mu_);
-    for (auto& t : workers_) t.join();
-  }
-  HttpEndpoint endpoint() const { return {false, "127.0.0.1", port_}; }
-  int accepted() const { return accepted_.load(); }
-
- private:
-  std::function<void(int)> serve_;
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<int> accepted_{0};
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::vector<std::thread> workers_;
-};
+using testing::ok_response;
+using testing::read_request;
+using testing::ScriptedServer;
+using testing::write_all;
 
 std::unique_ptr<HttpClient> make_client(const HttpEndpoint& ep, HttpClientOptions o = {}) {
   auto c = HttpClient::create(ep, o);
