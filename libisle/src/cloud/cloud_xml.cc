@@ -216,7 +216,7 @@ CloudError parse_cloud_error(std::string_view body) {
 
 // ---- S3 ---------------------------------------------------------------------
 
-Result<S3ListPage> parse_s3_list_v2(std::string_view body) {
+Result<S3ListPage> parse_s3_list_v2(std::string_view body, bool generation_etags) {
   constexpr std::string_view kWhat = "S3 ListObjectsV2 response";
   ISLE_ASSIGN_OR_RETURN(XmlElement root, parse_root(body, kWhat, "ListBucketResult"));
   bool url = false;
@@ -258,6 +258,12 @@ Result<S3ListPage> parse_s3_list_v2(std::string_view body) {
     if (!sz) return bad(kWhat, where + " has a malformed Size '" + shown(size->text) + "'");
     meta.size = *sz;
     meta.etag = strip_quotes(c.child_text("ETag"));
+    if (generation_etags) {
+      meta.etag = c.child_text("Generation");
+      if (meta.etag.empty() || meta.etag.find_first_not_of("0123456789") != std::string::npos) {
+        return bad(kWhat, where + " has no valid Generation");
+      }
+    }
     if (const XmlElement* lm = c.child("LastModified")) {
       auto ms = parse_iso8601_ms(trim(lm->text));
       if (!ms) return bad(kWhat, where + " has a malformed LastModified '" + shown(lm->text) + "'");

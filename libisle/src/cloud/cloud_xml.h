@@ -36,12 +36,14 @@ CloudError parse_cloud_error(std::string_view body);
 //     but must be well formed when present.
 //   * IsTruncated is "true" or "false" (absent: false). The token is
 //     returned as sent; a truncated page without one is not an error here.
+//   * With generation_etags (the GCS dialect), each entry's token is its
+//     <Generation> (required) instead of its ETag.
 struct S3ListPage {
   std::vector<ObjectMeta> objects;
   bool truncated = false;
   std::string next_continuation_token;
 };
-Result<S3ListPage> parse_s3_list_v2(std::string_view body);
+Result<S3ListPage> parse_s3_list_v2(std::string_view body, bool generation_etags = false);
 
 // The body of an S3 DeleteObjects request in Quiet mode (only failures are
 // reported back). InvalidArgument when `keys` is empty, holds more than

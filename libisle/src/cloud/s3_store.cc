@@ -676,7 +676,8 @@ Result<ListPage> S3Store::list(const ListOptions& options) {
     call.what = "LIST prefix '" + std::string(prefix) + "'";
     ISLE_ASSIGN_OR_RETURN(auto r, send(call));
     if (r.status != 200) return error_status(r, call.what, false);
-    ISLE_ASSIGN_OR_RETURN(S3ListPage sp, parse_s3_list_v2(r.body));
+    ISLE_ASSIGN_OR_RETURN(S3ListPage sp,
+                          parse_s3_list_v2(r.body, config_.dialect == S3Dialect::kGcs));
     more = sp.truncated;
     token = sp.next_continuation_token;
     if (more && token.empty()) {

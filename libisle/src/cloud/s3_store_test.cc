@@ -404,5 +404,22 @@ TEST(S3ScriptedTest, GcsRequestsUseGenerationsAndGoog4Signatures) {
   EXPECT_EQ(auth, want.authorization);
 }
 
+TEST(S3ScriptedTest, GcsListingsCarryGenerations) {
+  FakeHttpServer server([](const SeenRequest&) {
+    return http_response(200, {}, "<ListBucketResult><IsTruncated>false</IsTruncated><Contents>"
+                                  "<Key>a</Key><Generation>1700000000000042</Generation>"
+                                  "<ETag>\"0123456789abcdef0123456789abcdef\"</ETag><Size>3</Size>"
+                                  "<LastModified>2026-11-23T05:44:52.105Z</LastModified>"
+                                  "</Contents></ListBucketResult>");
+  });
+  auto store = open_fake(server.endpoint(), S3Dialect::kGcs);
+  auto page = store->list({});
+  ASSERT_TRUE(page.ok()) << page.status().to_string();
+  ASSERT_EQ(page->objects.size(), 1u);
+  EXPECT_EQ(page->objects[0].etag, "1700000000000042");
+  EXPECT_EQ(page->objects[0].modified_ms % 1000, 0);  // whole seconds, as HEAD reports
+  EXPECT_NE(server.requests()[0].target.find("list-type=2"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace isle
