@@ -175,9 +175,7 @@ Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
     o.max_sources = static_cast<int>(c.get_int("compactor.max_sources"));
     o.target_sst_size = c.get_size("compactor.target_sst_size");
     o.read_ahead_bytes = c.get_size("compactor.read_ahead");
-    const std::string comp = c.get_string("compactor.compression");
-    o.compression = comp == "none" ? Compression::kNone
-                    : comp == "zstd" ? Compression::kZstd : Compression::kLz4;
+    o.compression = server::compression_setting(c, "compactor.compression");
     auto r = Compactor::open(ctx.store, ctx.db, o);
     if (!r.ok()) return r.status();
     compactor = std::move(*r);
@@ -222,7 +220,7 @@ DaemonSpec spec() {
       .add({.path = "compactor.read_ahead", .type = T::kSize, .default_value = "4MiB",
             .help = "inputs are fetched in chunks of this size (0 = a GET per block)"})
       .add({.path = "compactor.compression", .type = T::kEnum, .default_value = "lz4",
-            .help = "output block compression", .choices = {"none", "lz4", "zstd"}})
+            .help = "output block compression", .choices = server::compression_choices()})
       .add({.path = "gc.enabled", .type = T::kBool, .default_value = "true",
             .help = "collect unreferenced objects in this daemon"})
       .add({.path = "gc.interval", .type = T::kDuration, .default_value = "1m",

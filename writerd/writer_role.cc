@@ -269,12 +269,6 @@ class WriterRole final : public server::Role {
   std::thread watcher_;
 };
 
-Result<Compression> compression_from(const std::string& name) {
-  if (name == "none") return Compression::kNone;
-  if (name == "lz4") return Compression::kLz4;
-  return Compression::kZstd;
-}
-
 Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
   const Config& c = *ctx.config;
   WriterOptions o;
@@ -288,7 +282,7 @@ Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
   o.max_key_size = c.get_size("writer.max_key_size");
   o.max_value_size = c.get_size("writer.max_value_size");
   o.block_size = c.get_size("writer.block_size");
-  o.compression = *compression_from(c.get_string("writer.compression"));
+  o.compression = server::compression_setting(c, "writer.compression");
   o.snapshot_every = static_cast<int>(c.get_int("writer.snapshot_every"));
   if (auto path = c.get_string("writer.signing_key_file"); !path.empty()) {
     std::ifstream in(path);
@@ -332,7 +326,7 @@ DaemonSpec spec() {
       .add({.path = "writer.block_size", .type = T::kSize, .default_value = "4KiB",
             .help = "SST data block size"})
       .add({.path = "writer.compression", .type = T::kEnum, .default_value = "lz4",
-            .help = "SST block compression", .choices = {"none", "lz4", "zstd"}})
+            .help = "SST block compression", .choices = server::compression_choices()})
       .add({.path = "writer.snapshot_every", .type = T::kInt, .default_value = "64",
             .help = "write a manifest snapshot every this many log entries (0 = never)",
             .min = 0, .max = 1'000'000})

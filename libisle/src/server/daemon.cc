@@ -43,6 +43,18 @@ namespace isle::server {
 
 namespace po = boost::program_options;
 
+const std::vector<std::string>& compression_choices() {
+  static const std::vector<std::string> choices = {"none", "lz4", "zstd"};
+  return choices;
+}
+
+Compression compression_setting(const Config& config, const std::string& path) {
+  const std::string name = config.get_string(path);
+  if (name == "none") return Compression::kNone;
+  if (name == "zstd") return Compression::kZstd;
+  return Compression::kLz4;  // the schema admits only the three choices
+}
+
 ConfigSchema common_schema(const std::string& default_listen) {
   ConfigSchema s;
   using T = ConfigType;

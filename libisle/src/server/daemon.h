@@ -20,11 +20,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "isle/db.h"
 #include "isle/object_store.h"
+#include "isle/options.h"
 #include "isle/status.h"
 #include "server/config.h"
 #include "server/http.h"
@@ -81,5 +83,10 @@ int run_daemon(int argc, char** argv, DaemonSpec spec);
 
 // The common sections, for tests and the `isle` CLI (store.* only).
 ConfigSchema common_schema(const std::string& default_listen);
+
+// A block-compression setting: the schema's choices, and the value of an
+// enum key declared with them ("none", "lz4", "zstd").
+const std::vector<std::string>& compression_choices();
+Compression compression_setting(const Config& config, const std::string& path);
 
 }  // namespace isle::server
