@@ -34,15 +34,10 @@
 #include <utility>
 #include <vector>
 
+#include "cloud/http_headers.h"
 #include "isle/status.h"
 
 namespace isle {
-
-// Header name (any case) and value.
-using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
-
-// Case-insensitive lookup; nullptr when absent.
-const std::string* find_header(const HttpHeaders& headers, std::string_view name);
 
 struct HttpEndpoint {
   bool tls = false;

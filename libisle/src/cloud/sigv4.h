@@ -21,11 +21,9 @@
 #include <utility>
 #include <vector>
 
-namespace isle {
+#include "cloud/http_headers.h"
 
-// Request headers as sent: (name in any case, value). Order matters only
-// among headers of the same name, whose values are combined in order.
-using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+namespace isle {
 
 // RFC 3986 encoding as SigV4 wants it: A-Z a-z 0-9 - . _ ~ are kept, every
 // other byte becomes %XX (upper-case hex); '/' is kept when encode_slash is
