@@ -3,7 +3,10 @@
 //
 // Each call makes a new bucket (container) with a random name, so every test
 // starts empty and tests never see each other's objects. The returned
-// store's url() names that bucket, so other processes can open it too.
+// store's url() names that bucket, so other processes can open it too. When
+// the returned store is destroyed, its objects and the bucket are deleted
+// (ISLE_TEST_KEEP_BUCKETS=1 keeps them). It has open_object_store's retry
+// policy, like any store a user opens.
 // When the server's variables are not set, the result is NotSupported with a
 // message saying which script to run: tests GTEST_SKIP with that message
 // rather than pass silently.

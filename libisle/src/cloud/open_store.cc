@@ -13,6 +13,7 @@
 #include <cctype>
 #include <string>
 
+#include "cloud/azure_store.h"
 #include "cloud/cloud_retry.h"
 #include "cloud/s3_store.h"
 #include "isle/object_store.h"
@@ -113,9 +114,14 @@ Result<ObjectStorePtr> open_object_store(std::string_view url) {
     ISLE_ASSIGN_OR_RETURN(auto store, S3Store::open(std::move(config)));
     return with_cloud_retries(std::move(store));
   }
+  if (scheme == "azblob") {
+    ISLE_ASSIGN_OR_RETURN(AzureConfig config, azure_config_from_url(url, process_env()));
+    ISLE_ASSIGN_OR_RETURN(auto store, AzureStore::open(std::move(config)));
+    return with_cloud_retries(std::move(store));
+  }
   return Status::NotSupported("unsupported object store scheme '" + scheme + "' in URL '" +
                               std::string(url) +
-                              "' (supported: mem://, file://, s3://, gs://)");
+                              "' (supported: mem://, file://, s3://, gs://, azblob://)");
 }
 
 }  // namespace isle
