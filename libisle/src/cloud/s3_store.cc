@@ -13,6 +13,7 @@
 #include "store/store_common.h"
 #include "util/base64.h"
 #include "util/hash.h"
+#include "util/random.h"
 #include "util/utf8.h"
 
 namespace isle {
@@ -50,12 +51,6 @@ bool is_s3_etag(std::string_view s) {
   return !n.empty() && n.size() <= 5 && n.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
-bool is_md5_hex(std::string_view s) {
-  if (s.size() != 32) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
-}
 
 // Keys: the common limits plus valid UTF-8 (S3 stores Unicode names).
 Status check_s3_key(std::string_view key) {
@@ -521,7 +516,14 @@ Result<ObjectMeta> S3Store::put(std::string_view key, std::string_view data,
       }
       break;
   }
+  // A conditional write carries a random id as object metadata: if the
+  // answer is a 5xx, reading it back tells whether this write landed.
   const bool conditional = options.mode != PutMode::kOverwrite;
+  std::string write_id;
+  if (conditional) {
+    write_id = random_token();
+    call.headers.emplace_back(gcs ? "x-goog-meta-isle-write" : "x-amz-meta-isle-write", write_id);
+  }
   auto r = send(call);
   if (!r.ok()) return r.status();  // Transient, or UnknownOutcome for the caller to resolve
   if (r->status == 200 || r->status == 201) {
@@ -536,7 +538,7 @@ Result<ObjectMeta> S3Store::put(std::string_view key, std::string_view data,
   // Some servers answer a conditional PUT that lost a race with a 5xx and
   // write nothing (RGW: 500 after ECANCELED). Read back and decide.
   if (conditional && r->status >= 500 && s.code() != Code::kThrottled) {
-    return resolve_conditional_put(key, data, options, s);
+    return resolve_conditional_put(key, options, write_id, s);
   }
   if (gcs && options.mode == PutMode::kIfMatch && r->status == 404) {
     return Status::PreconditionFailed(call.what + ": no such object");
@@ -545,40 +547,41 @@ Result<ObjectMeta> S3Store::put(std::string_view key, std::string_view data,
 }
 
 // Timeline this resolves (RGW, two writers W1 and W2 with etag E):
-//   W1: PUT If-Match E  ──────────────▶ 200, etag F
-//   W2: PUT If-Match E  ──────────────▶ 500 (ECANCELED), nothing written
-//   W2: HEAD ──▶ etag F, not our bytes  ⇒ PreconditionFailed
+//   W1: PUT If-Match E, write id w1 ──▶ 200, etag F
+//   W2: PUT If-Match E, write id w2 ──▶ 500 (ECANCELED), nothing written
+//   W2: HEAD ──▶ etag F, write id w1   ⇒ PreconditionFailed
 // If W2's HEAD still shows E, nothing happened at all: Transient, and a
-// retry re-evaluates the condition on the server. If the object holds
-// W2's very bytes, W2 cannot know whose write that was: UnknownOutcome.
-Result<ObjectMeta> S3Store::resolve_conditional_put(std::string_view key, std::string_view data,
+// retry re-evaluates the condition on the server. If it shows w2, W2's
+// write landed after all: success.
+Result<ObjectMeta> S3Store::resolve_conditional_put(std::string_view key,
                                                     const PutOptions& options,
+                                                    const std::string& write_id,
                                                     const Status& why) {
-  auto h = head(key);
-  if (h.status().is_not_found()) {
+  const bool gcs = config_.dialect == S3Dialect::kGcs;
+  Call call;
+  call.method = "HEAD";
+  call.path = object_path(key);
+  call.head = true;
+  call.what = "HEAD " + std::string(key);
+  auto r = send(call);
+  if (r.ok() && r->status == 404) {
     if (options.mode == PutMode::kCreateOnly) {
       return Status::Transient(why.message() + "; nothing was written");
     }
     return Status::PreconditionFailed(why.message() + "; the object no longer exists");
   }
-  if (!h.ok()) return Status::UnknownOutcome(why.message() + "; reading back failed: " +
-                                             h.status().message());
-  if (options.mode == PutMode::kIfMatch && h->etag == options.if_match) {
+  if (!r.ok() || r->status != 200) {
+    return Status::UnknownOutcome(why.message() + "; reading back failed: " +
+                                  (r.ok() ? error_status(*r, call.what, false)
+                                          : r.status()).message());
+  }
+  ObjectMeta m = meta_from(*r, key, gcs);
+  if (header_or_empty(*r, gcs ? "x-goog-meta-isle-write" : "x-amz-meta-isle-write") == write_id) {
+    return m;
+  }
+  if (options.mode == PutMode::kIfMatch && m.etag == options.if_match) {
     return Status::Transient(why.message() + "; nothing was written");
   }
-  bool ours = false;
-  if (config_.dialect == S3Dialect::kS3 && is_md5_hex(h->etag)) {
-    ours = h->etag == to_hex(md5_raw(data)) && h->size == data.size();
-  } else {
-    auto g = get(key);
-    if (!g.ok()) return Status::UnknownOutcome(why.message() + "; reading back failed: " +
-                                               g.status().message());
-    ours = g->data == data && g->meta.etag == h->etag;
-  }
-  // Our bytes are there: our write may have landed, or another writer's
-  // identical bytes did. Only the caller can tell (the manifest writes
-  // bytes that name their writer).
-  if (ours) return Status::UnknownOutcome(why.message() + "; the object now holds our bytes");
   return Status::PreconditionFailed(why.message() + "; another writer's version is there");
 }
 

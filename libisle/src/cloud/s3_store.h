@@ -24,15 +24,14 @@
 //   * Keys must be valid UTF-8 (S3's rule); others are InvalidArgument.
 //     Listing with a prefix or start_after that is not valid UTF-8 works:
 //     the store lists from the longest valid prefix and filters.
-//   * Conditional PUTs are never resent blindly. When the server answers a
-//     conditional PUT with a 5xx (RGW answers some losers of a concurrent
-//     CAS with 500 and writes nothing), the store reads the object back:
-//     the precondition still holds (the object is as it was) -> Transient
-//     (safe to retry); another writer's bytes are there ->
-//     PreconditionFailed; bytes equal to ours are there -> UnknownOutcome
-//     (ours or an identical write: only the caller can tell). A lost
-//     connection after sending stays UnknownOutcome for the manifest layer
-//     to resolve.
+//   * Conditional PUTs are never resent blindly. Each carries a random
+//     write id as object metadata (x-amz-meta-isle-write). When the server
+//     answers one with a 5xx (RGW answers some losers of a concurrent CAS
+//     with 500 and writes nothing), the store reads the object's metadata
+//     back: our write id -> success; the precondition still holds (the
+//     object is as it was) -> Transient (safe to retry); otherwise ->
+//     PreconditionFailed. A lost connection after sending stays
+//     UnknownOutcome for the manifest layer to resolve.
 //   * remove_batch uses DeleteObjects (1000 keys per request, Content-MD5).
 //
 // Errors at open: with check=true (the default) open() lists one key of the
@@ -115,8 +114,8 @@ class S3Store : public ObjectStore {
   // Reads the parts after `first_part` into out->data (out->meta is set);
   // false when the object changed meanwhile.
   Result<bool> read_rest(std::string_view key, const std::string& first_part, GetResult* out);
-  Result<ObjectMeta> resolve_conditional_put(std::string_view key, std::string_view data,
-                                             const PutOptions& options, const Status& why);
+  Result<ObjectMeta> resolve_conditional_put(std::string_view key, const PutOptions& options,
+                                             const std::string& write_id, const Status& why);
   Status delete_chunk(const std::vector<std::string>& keys, std::vector<DeleteOutcome>* failed);
 
   S3Config config_;
