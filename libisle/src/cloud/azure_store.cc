@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "cloud/cloud_common.h"
 #include "cloud/cloud_xml.h"
 #include "cloud/sigv4.h"
 #include "store/store_common.h"
@@ -28,13 +29,6 @@ constexpr size_t kMaxMarkers = 256;
 // Parallel deletes in remove_batch.
 constexpr int kDeleteThreads = 8;
 
-std::string strip_quotes(std::string_view etag) {
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
-    etag = etag.substr(1, etag.size() - 2);
-  }
-  if (etag.starts_with("W/")) etag.remove_prefix(2);
-  return std::string(etag);
-}
 
 // A token that can be sent quoted in an If-Match / If-None-Match header.
 bool quotable(std::string_view token) {
@@ -44,64 +38,17 @@ bool quotable(std::string_view token) {
   });
 }
 
-// Keys: the common limits plus valid UTF-8 (blob names are Unicode).
-Status check_azure_key(std::string_view key) {
-  ISLE_RETURN_IF_ERROR(check_common_key(key));
-  if (!is_valid_utf8(key)) {
-    return Status::InvalidArgument("object key is not valid UTF-8 (Azure blob names are Unicode)");
-  }
-  return Status::OK();
-}
 
-int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
-std::string header_or_empty(const HttpClientResponse& r, std::string_view name) {
-  const std::string* v = r.header(name);
-  return v ? *v : std::string();
-}
 
-bool parse_number(std::string_view* s, uint64_t* out) {
-  if (s->empty() || !std::isdigit(static_cast<unsigned char>((*s)[0]))) return false;
-  uint64_t n = 0;
-  while (!s->empty() && std::isdigit(static_cast<unsigned char>((*s)[0]))) {
-    uint64_t d = static_cast<uint64_t>((*s)[0] - '0');
-    if (n > (UINT64_MAX - d) / 10) return false;
-    n = n * 10 + d;
-    s->remove_prefix(1);
-  }
-  *out = n;
-  return true;
-}
 
-// "bytes FIRST-LAST/TOTAL" -> first and total. Azurite answers a range
-// starting at the end with "bytes TOTAL-(TOTAL-1)/TOTAL" and no body
-// (Azure answers 416): that is accepted as an empty span at the end.
-bool parse_content_range(std::string_view v, uint64_t* first, uint64_t* total) {
-  if (!v.starts_with("bytes ")) return false;
-  v.remove_prefix(6);
-  uint64_t last = 0;
-  if (!parse_number(&v, first) || v.empty() || v[0] != '-') return false;
-  v.remove_prefix(1);
-  if (!parse_number(&v, &last) || v.empty() || v[0] != '/') return false;
-  v.remove_prefix(1);
-  if (!parse_number(&v, total) || !v.empty()) return false;
-  if (*first == *total && *total > 0 && last == *total - 1) return true;  // empty at the end
-  return *first <= last && last < *total;
-}
 
-std::string query_param(std::string_view name, std::string_view value) {
-  return sigv4_uri_encode(name, true) + "=" + sigv4_uri_encode(value, true);
-}
 
 // The service's error code: from the body, or (HEAD has no body) from the
 // x-ms-error-code header.
 CloudError azure_error(const HttpClientResponse& r) {
   CloudError e = parse_cloud_error(r.body);
-  if (e.code.empty()) e.code = header_or_empty(r, "x-ms-error-code");
+  if (e.code.empty()) e.code = header_value(r, "x-ms-error-code");
   if (auto nl = e.message.find('\n'); nl != std::string::npos) {
     e.message.resize(nl);  // drop Azure's "RequestId:..\nTime:.." tail
   }
@@ -161,11 +108,11 @@ Status error_status(const HttpClientResponse& r, const std::string& what, bool w
 ObjectMeta meta_from(const HttpClientResponse& r, std::string_view key) {
   ObjectMeta m;
   m.key = std::string(key);
-  m.etag = strip_quotes(header_or_empty(r, "etag"));
-  std::string lm = header_or_empty(r, "last-modified");
-  if (lm.empty()) lm = header_or_empty(r, "date");
+  m.etag = strip_etag_quotes(header_value(r, "etag"));
+  std::string lm = header_value(r, "last-modified");
+  if (lm.empty()) lm = header_value(r, "date");
   if (auto ms = parse_http_date_ms(lm)) m.modified_ms = *ms - *ms % 1000;
-  std::string len = header_or_empty(r, "content-length");
+  std::string len = header_value(r, "content-length");
   if (!len.empty()) m.size = std::strtoull(len.c_str(), nullptr, 10);
   return m;
 }
@@ -226,7 +173,7 @@ std::string AzureStore::blob_path(std::string_view key) const {
 }
 
 Result<HttpClientResponse> AzureStore::send(Call& call) {
-  call.headers.emplace_back("x-ms-date", http_date(now_seconds()));
+  call.headers.emplace_back("x-ms-date", http_date(unix_now_seconds()));
   call.headers.emplace_back("x-ms-version", kApiVersion);
   // Signed as given ("0" as empty); the client sets the real one itself.
   call.headers.emplace_back("content-length", std::to_string(call.body.size()));
@@ -295,7 +242,7 @@ Status AzureStore::check_access() {
 }
 
 Result<ObjectMeta> AzureStore::head(std::string_view key) {
-  ISLE_RETURN_IF_ERROR(check_azure_key(key));
+  ISLE_RETURN_IF_ERROR(check_unicode_key(key, "Azure blob names"));
   Call call;
   call.method = "HEAD";
   call.path = blob_path(key);
@@ -309,7 +256,7 @@ Result<ObjectMeta> AzureStore::head(std::string_view key) {
 }
 
 Result<GetResult> AzureStore::get(std::string_view key, const GetOptions& options) {
-  ISLE_RETURN_IF_ERROR(check_azure_key(key));
+  ISLE_RETURN_IF_ERROR(check_unicode_key(key, "Azure blob names"));
   if (options.range) return get_range(key, options);
   Call call;
   call.method = "GET";
@@ -351,10 +298,10 @@ Result<GetResult> AzureStore::get_range(std::string_view key, const GetOptions& 
   GetResult out;
   if (r.status == 206) {
     uint64_t first = 0, total = 0;
-    if (!parse_content_range(header_or_empty(r, "content-range"), &first, &total) ||
+    if (!parse_content_range(header_value(r, "content-range"), &first, &total) ||
         r.body.size() > total - first) {
       return Status::Corruption(call.what + ": malformed Content-Range '" +
-                                header_or_empty(r, "content-range") + "'");
+                                header_value(r, "content-range") + "'");
     }
     out.meta = meta_from(r, key);
     out.meta.size = total;
@@ -429,7 +376,7 @@ Result<GetResult> AzureStore::get_suffix(std::string_view key, const GetOptions&
 
 Result<ObjectMeta> AzureStore::put(std::string_view key, std::string_view data,
                                    const PutOptions& options) {
-  ISLE_RETURN_IF_ERROR(check_azure_key(key));
+  ISLE_RETURN_IF_ERROR(check_unicode_key(key, "Azure blob names"));
   Call call;
   call.method = "PUT";
   call.path = blob_path(key);
@@ -503,7 +450,7 @@ Result<ObjectMeta> AzureStore::resolve_conditional_put(std::string_view key,
     return Status::UnknownOutcome(why.message() + "; reading back failed: " + reason);
   }
   ObjectMeta m = meta_from(*r, key);
-  if (header_or_empty(*r, kWriteIdHeader) == write_id) return m;
+  if (header_value(*r, kWriteIdHeader) == write_id) return m;
   if (options.mode == PutMode::kIfMatch && m.etag == options.if_match) {
     return Status::Transient(why.message() + "; nothing was written");
   }
@@ -511,7 +458,7 @@ Result<ObjectMeta> AzureStore::resolve_conditional_put(std::string_view key,
 }
 
 Status AzureStore::remove(std::string_view key) {
-  ISLE_RETURN_IF_ERROR(check_azure_key(key));
+  ISLE_RETURN_IF_ERROR(check_unicode_key(key, "Azure blob names"));
   Call call;
   call.method = "DELETE";
   call.path = blob_path(key);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "cloud/cloud_common.h"
 #include "cloud/cloud_xml.h"
 #include "store/store_common.h"
 #include "util/base64.h"
@@ -30,13 +31,6 @@ std::string md5_raw(std::string_view data) {
   return std::string(reinterpret_cast<char*>(out), n);
 }
 
-std::string strip_quotes(std::string_view etag) {
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
-    etag = etag.substr(1, etag.size() - 2);
-  }
-  if (etag.starts_with("W/")) etag.remove_prefix(2);
-  return std::string(etag);
-}
 
 // A single-PUT S3 ETag: 32 lower-case hex digits; multipart ones add "-N".
 bool is_s3_etag(std::string_view s) {
@@ -52,54 +46,10 @@ bool is_s3_etag(std::string_view s) {
 }
 
 
-// Keys: the common limits plus valid UTF-8 (S3 stores Unicode names).
-Status check_s3_key(std::string_view key) {
-  ISLE_RETURN_IF_ERROR(check_common_key(key));
-  if (!is_valid_utf8(key)) {
-    return Status::InvalidArgument("object key is not valid UTF-8 (S3 keys are Unicode)");
-  }
-  return Status::OK();
-}
 
-int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
-std::string header_or_empty(const HttpClientResponse& r, std::string_view name) {
-  const std::string* v = r.header(name);
-  return v ? *v : std::string();
-}
 
-// "bytes FIRST-LAST/TOTAL" -> first and total.
-bool parse_content_range(std::string_view v, uint64_t* first, uint64_t* total) {
-  if (!v.starts_with("bytes ")) return false;
-  v.remove_prefix(6);
-  auto number = [](std::string_view* s, uint64_t* out) {
-    if (s->empty() || !std::isdigit(static_cast<unsigned char>((*s)[0]))) return false;
-    uint64_t n = 0;
-    while (!s->empty() && std::isdigit(static_cast<unsigned char>((*s)[0]))) {
-      uint64_t d = static_cast<uint64_t>((*s)[0] - '0');
-      if (n > (UINT64_MAX - d) / 10) return false;
-      n = n * 10 + d;
-      s->remove_prefix(1);
-    }
-    *out = n;
-    return true;
-  };
-  uint64_t last = 0;
-  if (!number(&v, first) || v.empty() || v[0] != '-') return false;
-  v.remove_prefix(1);
-  if (!number(&v, &last) || v.empty() || v[0] != '/') return false;
-  v.remove_prefix(1);
-  if (!number(&v, total) || !v.empty()) return false;
-  return *first <= last && last < *total;
-}
 
-std::string query_param(std::string_view name, std::string_view value) {
-  return sigv4_uri_encode(name, true) + "=" + sigv4_uri_encode(value, true);
-}
 
 }  // namespace
 
@@ -146,7 +96,7 @@ std::string S3Store::object_path(std::string_view key) const {
 Result<HttpClientResponse> S3Store::send(Call& call) {
   const bool gcs = config_.dialect == S3Dialect::kGcs;
   const std::string payload_hash = call.body.empty() ? kEmptySha256 : sha256_hex(call.body);
-  const std::string timestamp = sigv4_timestamp(now_seconds());
+  const std::string timestamp = sigv4_timestamp(unix_now_seconds());
   call.headers.emplace_back("host", host_);
   call.headers.emplace_back(gcs ? "x-goog-date" : "x-amz-date", timestamp);
   call.headers.emplace_back(gcs ? "x-goog-content-sha256" : "x-amz-content-sha256",
@@ -209,7 +159,7 @@ Status error_status(const HttpClientResponse& r, const std::string& what, bool w
       return Status::Permanent(m);
     case 301:
     case 307: {
-      std::string region = header_or_empty(r, "x-amz-bucket-region");
+      std::string region = header_value(r, "x-amz-bucket-region");
       return Status::Permanent(m + (region.empty() ? std::string(" (wrong region or endpoint)")
                                                    : " (the bucket is in region " + region +
                                                          ": set region=" + region + ")"));
@@ -260,14 +210,14 @@ static ObjectMeta meta_from(const HttpClientResponse& r, std::string_view key, b
   ObjectMeta m;
   m.key = std::string(key);
   if (gcs) {
-    m.etag = header_or_empty(r, "x-goog-generation");
+    m.etag = header_value(r, "x-goog-generation");
   } else {
-    m.etag = strip_quotes(header_or_empty(r, "etag"));
+    m.etag = strip_etag_quotes(header_value(r, "etag"));
   }
-  std::string lm = header_or_empty(r, "last-modified");
-  if (lm.empty()) lm = header_or_empty(r, "date");
+  std::string lm = header_value(r, "last-modified");
+  if (lm.empty()) lm = header_value(r, "date");
   if (auto ms = parse_http_date_ms(lm)) m.modified_ms = *ms - *ms % 1000;
-  std::string len = header_or_empty(r, "content-length");
+  std::string len = header_value(r, "content-length");
   if (!len.empty()) m.size = std::strtoull(len.c_str(), nullptr, 10);
   return m;
 }
@@ -285,7 +235,7 @@ static GetResult not_modified(const HttpClientResponse& r, std::string_view key,
 }
 
 Result<ObjectMeta> S3Store::head(std::string_view key) {
-  ISLE_RETURN_IF_ERROR(check_s3_key(key));
+  ISLE_RETURN_IF_ERROR(check_unicode_key(key, "S3 keys"));
   Call call;
   call.method = "HEAD";
   call.path = object_path(key);
@@ -300,7 +250,7 @@ Result<ObjectMeta> S3Store::head(std::string_view key) {
 }
 
 Result<GetResult> S3Store::get(std::string_view key, const GetOptions& options) {
-  ISLE_RETURN_IF_ERROR(check_s3_key(key));
+  ISLE_RETURN_IF_ERROR(check_unicode_key(key, "S3 keys"));
   if (options.range) return get_range(key, options);
   return get_whole(key, options);
 }
@@ -336,10 +286,10 @@ Result<GetResult> S3Store::get_range(std::string_view key, const GetOptions& opt
   GetResult out;
   if (r.status == 206) {
     uint64_t first = 0, total = 0;
-    if (!parse_content_range(header_or_empty(r, "content-range"), &first, &total) ||
+    if (!parse_content_range(header_value(r, "content-range"), &first, &total) ||
         r.body.size() > total - first) {
       return Status::Corruption(call.what + ": malformed Content-Range '" +
-                                header_or_empty(r, "content-range") + "'");
+                                header_value(r, "content-range") + "'");
     }
     out.meta = meta_from(r, key, gcs);
     out.meta.size = total;
@@ -400,10 +350,10 @@ Result<GetResult> S3Store::get_whole(std::string_view key, const GetOptions& opt
     }
     if (r.status != 206) return error_status(r, call.what, false);
     uint64_t first = 0, total = 0;
-    if (!parse_content_range(header_or_empty(r, "content-range"), &first, &total) ||
+    if (!parse_content_range(header_value(r, "content-range"), &first, &total) ||
         first != 0 || r.body.size() > total || r.body.empty()) {
       return Status::Corruption(call.what + ": malformed Content-Range '" +
-                                header_or_empty(r, "content-range") + "'");
+                                header_value(r, "content-range") + "'");
     }
     out.meta = meta_from(r, key, gcs);
     out.meta.size = total;
@@ -479,7 +429,7 @@ Result<bool> S3Store::read_rest(std::string_view key, const std::string& first_p
 
 Result<ObjectMeta> S3Store::put(std::string_view key, std::string_view data,
                                 const PutOptions& options) {
-  ISLE_RETURN_IF_ERROR(check_s3_key(key));
+  ISLE_RETURN_IF_ERROR(check_unicode_key(key, "S3 keys"));
   const bool gcs = config_.dialect == S3Dialect::kGcs;
   Call call;
   call.method = "PUT";
@@ -576,7 +526,7 @@ Result<ObjectMeta> S3Store::resolve_conditional_put(std::string_view key,
                                           : r.status()).message());
   }
   ObjectMeta m = meta_from(*r, key, gcs);
-  if (header_or_empty(*r, gcs ? "x-goog-meta-isle-write" : "x-amz-meta-isle-write") == write_id) {
+  if (header_value(*r, gcs ? "x-goog-meta-isle-write" : "x-amz-meta-isle-write") == write_id) {
     return m;
   }
   if (options.mode == PutMode::kIfMatch && m.etag == options.if_match) {
@@ -586,7 +536,7 @@ Result<ObjectMeta> S3Store::resolve_conditional_put(std::string_view key,
 }
 
 Status S3Store::remove(std::string_view key) {
-  ISLE_RETURN_IF_ERROR(check_s3_key(key));
+  ISLE_RETURN_IF_ERROR(check_unicode_key(key, "S3 keys"));
   Call call;
   call.method = "DELETE";
   call.path = object_path(key);
@@ -608,7 +558,7 @@ Result<std::vector<DeleteOutcome>> S3Store::remove_batch(const std::vector<std::
     return s;
   };
   for (const auto& k : keys) {
-    Status valid = check_s3_key(k);
+    Status valid = check_unicode_key(k, "S3 keys");
     if (!valid.ok()) {
       failed.push_back({k, valid});
       continue;
