@@ -69,12 +69,16 @@ struct HttpClientRequest {
   const HttpHeaders* headers = nullptr;  // sent as given (Host is added if absent)
   std::string_view body;          // sent without a copy; Content-Length set from it
   bool head = false;              // a HEAD: the response has no body whatever it says
+  // A response whose body is longer than this is not read: the result has
+  // the status and headers, body_skipped set, and the connection closes.
+  uint64_t max_body = UINT64_MAX;
 };
 
 struct HttpClientResponse {
   int status = 0;
   HttpHeaders headers;  // names lower-case
   std::string body;
+  bool body_skipped = false;  // longer than HttpClientRequest::max_body
 
   const std::string* header(std::string_view name) const { return find_header(headers, name); }
 };

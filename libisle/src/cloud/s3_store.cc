@@ -61,6 +61,7 @@ struct S3Store::Call {
   HttpHeaders headers;
   std::string_view body;
   bool head = false;
+  uint64_t max_body = UINT64_MAX;  // see HttpClientRequest::max_body
   std::string what;  // "GET key" for messages
 };
 
@@ -119,6 +120,7 @@ Result<HttpClientResponse> S3Store::send(Call& call) {
   req.headers = &call.headers;
   req.body = call.body;
   req.head = call.head;
+  req.max_body = call.max_body;
   auto r = http_->send(req);
   if (!r.ok()) return r.status().with_context(call.what);
   return r;
@@ -319,65 +321,49 @@ Result<GetResult> S3Store::get_range(std::string_view key, const GetOptions& opt
 
 Result<GetResult> S3Store::get_whole(std::string_view key, const GetOptions& options) {
   const bool gcs = config_.dialect == S3Dialect::kGcs;
-  // The first part (or all of a small object); its Content-Range tells the
-  // size. An empty object answers a range with 416: ask again without one.
-  // If the object is overwritten while its parts are read, start over.
+  // One plain GET. A body larger than part_size is not read on that
+  // connection: its headers give the size and version, and the parts are
+  // then read in parallel, pinned to that version. If the object is
+  // overwritten meanwhile, start over.
   for (int round = 0; round < 3; round++) {
     Call call;
-    HttpClientResponse r;
-    for (bool ranged : {true, false}) {
-      call = Call();
-      call.method = "GET";
-      call.path = object_path(key);
-      if (ranged) {
-        call.headers.emplace_back("range", "bytes=0-" + std::to_string(config_.part_size - 1));
-      }
-      if (!options.if_none_match.empty()) {
-        call.headers.emplace_back("if-none-match", "\"" + options.if_none_match + "\"");
-      }
-      call.what = "GET " + std::string(key);
-      ISLE_ASSIGN_OR_RETURN(r, send(call));
-      if (r.status != 416) break;
+    call.method = "GET";
+    call.path = object_path(key);
+    call.max_body = config_.part_size;
+    if (!options.if_none_match.empty()) {
+      call.headers.emplace_back("if-none-match", "\"" + options.if_none_match + "\"");
     }
-    GetResult out;
+    call.what = "GET " + std::string(key);
+    ISLE_ASSIGN_OR_RETURN(auto r, send(call));
     if (r.status == 304) return not_modified(r, key, options.if_none_match, gcs);
     if (r.status == 404) return Status::NotFound(call.what + ": no such object");
-    if (r.status == 200) {
-      out.meta = meta_from(r, key, gcs);
+    if (r.status != 200) return error_status(r, call.what, false);
+    GetResult out;
+    out.meta = meta_from(r, key, gcs);
+    if (!r.body_skipped) {
       out.meta.size = r.body.size();
       out.data = std::move(r.body);
       return out;
     }
-    if (r.status != 206) return error_status(r, call.what, false);
-    uint64_t first = 0, total = 0;
-    if (!parse_content_range(header_value(r, "content-range"), &first, &total) ||
-        first != 0 || r.body.size() > total || r.body.empty()) {
-      return Status::Corruption(call.what + ": malformed Content-Range '" +
-                                header_value(r, "content-range") + "'");
+    if (out.meta.etag.empty() || out.meta.size <= config_.part_size) {
+      return Status::Corruption(call.what + ": a large response without a usable ETag or length");
     }
-    out.meta = meta_from(r, key, gcs);
-    out.meta.size = total;
-    if (r.body.size() == total) {
-      out.data = std::move(r.body);
-      return out;
-    }
-    ISLE_ASSIGN_OR_RETURN(bool complete, read_rest(key, r.body, &out));
+    ISLE_ASSIGN_OR_RETURN(bool complete, read_parts(key, &out));
     if (complete) return out;
   }
   return Status::Transient("GET " + std::string(key) + ": the object kept changing while read");
 }
 
-Result<bool> S3Store::read_rest(std::string_view key, const std::string& first_part,
-                                GetResult* out) {
-  // Parts of the first part's size, in parallel, each pinned to the first
-  // part's version so a concurrent overwrite cannot mix two versions.
+Result<bool> S3Store::read_parts(std::string_view key, GetResult* out) {
+  // Parts of part_size, in parallel, each pinned (If-Match) to the version
+  // whose size and ETag are in out->meta, so a concurrent overwrite cannot
+  // mix two versions.
   const bool gcs = config_.dialect == S3Dialect::kGcs;
   const uint64_t total = out->meta.size;
-  const uint64_t part = first_part.size();
-  out->data.resize(total);
-  std::memcpy(out->data.data(), first_part.data(), part);
+  const uint64_t part = std::max<uint64_t>(config_.part_size, 1);
+  out->data.assign(total, '\0');
   std::vector<uint64_t> starts;
-  for (uint64_t s = part; s < total; s += part) starts.push_back(s);
+  for (uint64_t s = 0; s < total; s += part) starts.push_back(s);
   std::vector<Status> results(starts.size());
   std::atomic<size_t> next{0};
   auto worker = [&] {

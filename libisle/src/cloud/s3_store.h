@@ -10,8 +10,10 @@
 //               a '.' (it would not match the TLS wildcard certificate)
 //   etag_quotes send If-Match ETags quoted (default false: Ceph RGW answers
 //               412 to a quoted one; AWS accepts both)
-//   part_size   whole-object GETs larger than this fetch parts in parallel
-//               (default 8 MiB); get_parallelism parts at once (default 4)
+//   part_size   a whole-object GET whose body is larger than this stops
+//               after the headers and reads the object in parts of this
+//               size in parallel (default 8 MiB); get_parallelism parts at
+//               once (default 4)
 //   plus the common parameters in cloud_url.h.
 // Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN.
 //
@@ -111,9 +113,9 @@ class S3Store : public ObjectStore {
   std::string bucket_path() const;
   Result<GetResult> get_range(std::string_view key, const GetOptions& options);
   Result<GetResult> get_whole(std::string_view key, const GetOptions& options);
-  // Reads the parts after `first_part` into out->data (out->meta is set);
-  // false when the object changed meanwhile.
-  Result<bool> read_rest(std::string_view key, const std::string& first_part, GetResult* out);
+  // Reads the object in parallel parts into out->data (out->meta has its
+  // size and ETag); false when the object changed meanwhile.
+  Result<bool> read_parts(std::string_view key, GetResult* out);
   Result<ObjectMeta> resolve_conditional_put(std::string_view key, const PutOptions& options,
                                              const std::string& write_id, const Status& why);
   Status delete_chunk(const std::vector<std::string>& keys, std::vector<DeleteOutcome>* failed);
