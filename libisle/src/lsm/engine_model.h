@@ -104,6 +104,9 @@ struct RunConfig {
   // returns the step to run. A step may fail with a retryable error under
   // faults; any other error fails the test.
   std::function<std::function<Status()>(EngineEnv&)> extra;
+  // The bucket, made anew for every seed (e.g. a fresh bucket on a real
+  // S3 or Azure server); unset = a fresh MemStore.
+  std::function<Result<ObjectStorePtr>()> bucket;
 };
 
 // Checks one reader against the model; returns false (with a failure
@@ -176,7 +179,13 @@ inline void check_reader(Reader& r, const Model& model, const EngineEnv& env, Ra
 inline void run_seed(uint64_t seed, const RunConfig& cfg) {
   SCOPED_TRACE("seed " + std::to_string(seed));
   Random rnd(seed);
-  EngineEnv env(seed);
+  ObjectStorePtr base;
+  if (cfg.bucket) {
+    auto b = cfg.bucket();
+    ASSERT_TRUE(b.ok()) << "no bucket: " << b.status().to_string();
+    base = *b;
+  }
+  EngineEnv env(seed, "db", base);
   WriterOptions wo = env.writer_options();
   wo.memtable_size = 4096 + rnd.uniform(8192);  // size-triggered seals
   wo.blob_threshold = 512;
