@@ -449,12 +449,8 @@ Result<ObjectMeta> AzureStore::resolve_conditional_put(std::string_view key,
     const std::string reason = r.ok() ? "HTTP " + std::to_string(r->status) : r.status().message();
     return Status::UnknownOutcome(why.message() + "; reading back failed: " + reason);
   }
-  ObjectMeta m = meta_from(*r, key);
-  if (header_value(*r, kWriteIdHeader) == write_id) return m;
-  if (options.mode == PutMode::kIfMatch && m.etag == options.if_match) {
-    return Status::Transient(why.message() + "; nothing was written");
-  }
-  return Status::PreconditionFailed(why.message() + "; another writer's version is there");
+  return decide_after_read_back(meta_from(*r, key), header_value(*r, kWriteIdHeader), write_id,
+                                options, why);
 }
 
 Status AzureStore::remove(std::string_view key) {

@@ -68,6 +68,16 @@ bool parse_content_range(std::string_view v, uint64_t* first, uint64_t* total) {
   return *first <= last && last < *total;
 }
 
+Result<ObjectMeta> decide_after_read_back(const ObjectMeta& now, std::string_view found_write_id,
+                                          std::string_view write_id, const PutOptions& options,
+                                          const Status& why) {
+  if (!write_id.empty() && found_write_id == write_id) return now;
+  if (options.mode == PutMode::kIfMatch && now.etag == options.if_match) {
+    return Status::Transient(why.message() + "; nothing was written");
+  }
+  return Status::PreconditionFailed(why.message() + "; another writer's version is there");
+}
+
 std::string query_param(std::string_view name, std::string_view value) {
   return sigv4_uri_encode(name, true) + "=" + sigv4_uri_encode(value, true);
 }

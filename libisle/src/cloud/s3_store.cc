@@ -511,14 +511,10 @@ Result<ObjectMeta> S3Store::resolve_conditional_put(std::string_view key,
                                   (r.ok() ? error_status(*r, call.what, false)
                                           : r.status()).message());
   }
-  ObjectMeta m = meta_from(*r, key, gcs);
-  if (header_value(*r, gcs ? "x-goog-meta-isle-write" : "x-amz-meta-isle-write") == write_id) {
-    return m;
-  }
-  if (options.mode == PutMode::kIfMatch && m.etag == options.if_match) {
-    return Status::Transient(why.message() + "; nothing was written");
-  }
-  return Status::PreconditionFailed(why.message() + "; another writer's version is there");
+  return decide_after_read_back(
+      meta_from(*r, key, gcs),
+      header_value(*r, gcs ? "x-goog-meta-isle-write" : "x-amz-meta-isle-write"), write_id, options,
+      why);
 }
 
 Status S3Store::remove(std::string_view key) {
