@@ -1,11 +1,13 @@
 // The daemons' flags and configuration as a user meets them: unknown keys
 // and bad values exit 78 naming the path, --set wins over the YAML file,
-// --check-config / --version / --help exit 0, and the shipped
-// conf/<role>.yaml files pass --check-config.
+// --check-config / --version / --help exit 0, the shipped
+// conf/<role>.yaml files pass --check-config, and an unusable
+// verification key file stops readerd and tailerd (78).
 #include <filesystem>
 #include <fstream>
 
 #include "daemons/daemon_test.h"
+#include "util/signing.h"
 
 #ifndef ISLE_SOURCE_DIR
 #define ISLE_SOURCE_DIR ""
@@ -156,6 +158,43 @@ TEST_F(ConfigTest, ShippedConfigsPassCheckConfig) {
     ProgramRun r = run(name, {"--config", file.string(), "--check-config"});
     EXPECT_EQ(r.exit_code, 0) << file << ":\n" << r.output;
   }
+}
+
+// Integrity fails closed: a verification key that was configured but
+// cannot be used stops readerd and tailerd with 78 and a log line naming
+// the key, instead of serving with verification silently off.
+TEST_F(ConfigTest, UnusableVerifyPublicKeyFileExits78NamingTheKey) {
+  auto signer = Ed25519Signer::generate();
+  ASSERT_TRUE(signer.ok()) << signer.status().to_string();
+  auto write_file = [&](const std::string& name, const std::string& text) {
+    std::string path = dir() + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  };
+  const std::string missing = dir() + "/no-such-key.pem";
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"missing", missing},
+      {"empty", write_file("empty.pem", "")},
+      {"garbage", write_file("garbage.pem", "this is not a key\n")},
+      {"private key", write_file("private.pem", signer->private_key_pem())},
+      {"a directory", dir()},
+  };
+  for (const std::string& name : {std::string("readerd"), std::string("tailerd")}) {
+    const std::string key =
+        std::string(name == "readerd" ? "reader" : "tailer") + ".verify_public_key_file";
+    for (const auto& [what, path] : files) {
+      SCOPED_TRACE(name + " with a " + what + " key file");
+      std::string cfg = write_config(name, {{key, path}}, "badkey");
+      ProgramRun r = run_capture(isle::testing::built_program(name), {"--config", cfg}, dir(), 15s);
+      EXPECT_EQ(r.exit_code, 78) << r.output;
+      EXPECT_NE(r.output.find(key), std::string::npos) << r.output;
+      EXPECT_NE(r.output.find(path), std::string::npos) << r.output;
+    }
+  }
+  // The same key, readable, starts the reader.
+  std::string good = write_file("public.pem", signer->public_key_pem());
+  DaemonProcess& d = add("readerd", {}, {{"reader.verify_public_key_file", good}});
+  EXPECT_TRUE(d.start());
 }
 
 }  // namespace

@@ -75,8 +75,12 @@ Result<std::optional<std::string>> get_bytes(const nlohmann::json& j, const char
   return std::optional<std::string>();
 }
 
-Result<std::vector<nlohmann::json>> parse_ndjson(std::string_view body) {
-  std::vector<nlohmann::json> out;
+namespace {
+
+// Calls f(line_no, line) for each line of an NDJSON body that is not blank
+// (a trailing '\r' removed); stops early when f returns a non-OK status.
+template <typename F>
+Status for_each_ndjson_line(std::string_view body, F f) {
   size_t line_no = 0;
   size_t pos = 0;
   while (pos < body.size()) {
@@ -87,15 +91,82 @@ Result<std::vector<nlohmann::json>> parse_ndjson(std::string_view body) {
     line_no++;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) {
-      return Status::InvalidArgument("line " + std::to_string(line_no) + ": not valid JSON");
-    }
-    if (!j.is_object()) {
-      return Status::InvalidArgument("line " + std::to_string(line_no) + ": not a JSON object");
-    }
-    out.push_back(std::move(j));
+    ISLE_RETURN_IF_ERROR(f(line_no, line));
   }
+  return Status::OK();
+}
+
+}  // namespace
+
+bool json_nests_deeper_than(std::string_view text, size_t max_depth) {
+  size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) return true;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) depth--;  // unbalanced: the parser refuses it later
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+size_t count_ndjson_lines(std::string_view body) {
+  size_t n = 0;
+  (void)for_each_ndjson_line(body, [&n](size_t, std::string_view) {
+    n++;
+    return Status::OK();
+  });
+  return n;
+}
+
+HttpResponse too_many_keys(size_t limit) {
+  return HttpResponse::error(413, "too_many_keys",
+                             "more than " + std::to_string(limit) +
+                                 " keys (NDJSON lines) in one request; split it");
+}
+
+Result<std::vector<nlohmann::json>> parse_ndjson(std::string_view body,
+                                                 const NdjsonLimits& limits) {
+  std::vector<nlohmann::json> out;
+  Status s = for_each_ndjson_line(body, [&](size_t line_no, std::string_view line) -> Status {
+    auto where = [line_no] { return "line " + std::to_string(line_no); };
+    if (limits.max_line_bytes > 0 && line.size() > limits.max_line_bytes) {
+      return Status::InvalidArgument(where() + ": longer than " +
+                                     std::to_string(limits.max_line_bytes) + " bytes");
+    }
+    if (json_nests_deeper_than(line, limits.max_depth)) {
+      return Status::InvalidArgument(where() + ": nested deeper than " +
+                                     std::to_string(limits.max_depth) + " levels");
+    }
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Status::InvalidArgument(where() + ": not valid JSON");
+    if (!j.is_object()) return Status::InvalidArgument(where() + ": not a JSON object");
+    out.push_back(std::move(j));
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
   return out;
 }
 

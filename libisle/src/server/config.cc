@@ -540,27 +540,38 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text,
     if (error) *error = std::move(why);
     return std::nullopt;
   };
+  auto too_large = [&] {
+    return fail(quote(text) + " is too large (the longest duration is " +
+                format_duration(kMaxDuration) + ", 100 years)");
+  };
   uint64_t n;
   std::string_view unit;
   bool overflow;
   if (!split_number(text, &n, &unit, &overflow)) {
-    if (overflow) return fail(quote(text) + " is too long");
+    if (overflow) return too_large();
     return fail("expected a duration such as 250us, 100ms, 30s, 5m, 1h or 1d, got " + quote(text));
   }
   if (unit.empty()) {
     return fail("a duration needs a unit (us, ms, s, m, h, d): got " + quote(text));
   }
-  if (unit == "us") return std::chrono::milliseconds((n + 999) / 1000);  // rounds up
+  // Every product below is checked: n can be anything up to UINT64_MAX.
   static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
       {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000},
   };
-  for (const auto& [name, mult] : kUnits) {
-    if (unit != name) continue;
-    uint64_t ms;
-    if (__builtin_mul_overflow(n, mult, &ms) || ms > uint64_t{INT64_MAX}) {
-      return fail(quote(text) + " is too long");
+  std::optional<uint64_t> ms;
+  if (unit == "us") {
+    ms = n / 1000 + (n % 1000 != 0 ? 1 : 0);  // rounds up, without n + 999 wrapping
+  } else {
+    for (const auto& [name, mult] : kUnits) {
+      if (unit != name) continue;
+      uint64_t product;
+      if (__builtin_mul_overflow(n, mult, &product)) return too_large();
+      ms = product;
     }
-    return std::chrono::milliseconds(static_cast<int64_t>(ms));
+  }
+  if (ms) {
+    if (*ms > static_cast<uint64_t>(kMaxDuration.count())) return too_large();
+    return std::chrono::milliseconds(static_cast<int64_t>(*ms));
   }
   return fail("unknown duration unit " + quote(unit) + " in " + quote(text) +
               " (use us, ms, s, m, h or d)");

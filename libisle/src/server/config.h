@@ -93,7 +93,14 @@ Result<Config> load_config(const ConfigSchema& schema, const std::string* yaml_t
 
 // "64MiB" -> bytes; nullopt with a reason in *error.
 std::optional<uint64_t> parse_size(std::string_view text, std::string* error = nullptr);
-// "100ms" -> milliseconds (sub-millisecond values round up to 1ms).
+// The longest duration parse_duration accepts: 100 years (36500d). A
+// setting or an API parameter (?ttl=) is added to clock readings in
+// int64 milliseconds (now + ttl, now + lease); this bound keeps every such
+// sum far from overflowing.
+inline constexpr std::chrono::milliseconds kMaxDuration{int64_t{36'500} * 86'400'000};
+// "100ms" -> milliseconds (sub-millisecond values round up to 1ms). More
+// than kMaxDuration, including a number too long for 64 bits, is refused
+// with "'<text>' is too large (...)" in *error.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text,
                                                         std::string* error = nullptr);
 // Prints a duration the way the config spells it ("1500ms", "30s").

@@ -275,6 +275,15 @@ TEST(Config, ParseSize) {
   EXPECT_FALSE(parse_size("18446744073709551616", &err));
   EXPECT_EQ(err, "'18446744073709551616' is too large");
   EXPECT_FALSE(parse_size("12 apples"));  // no error pointer: fine
+  // Huge sizes are refused, never wrapped.
+  for (const char* big : {"99999999999TiB", "99999999999999999999", "18446744073709551615",
+                          "9223372036854775808B", "16777216TiB", "99999999999999999999KiB"}) {
+    std::string why;
+    EXPECT_FALSE(parse_size(big, &why)) << big;
+    EXPECT_NE(why.find("is too large"), std::string::npos) << big << ": " << why;
+  }
+  EXPECT_FALSE(parse_size("99999999999EiB", &err));  // no such unit, and too large anyway
+  EXPECT_NE(err.find("EiB"), std::string::npos) << err;
 }
 
 TEST(Config, ParseDurationAndFormatDuration) {
@@ -282,8 +291,9 @@ TEST(Config, ParseDurationAndFormatDuration) {
   for (const Case& k : {Case{"0s", 0ms}, Case{"0us", 0ms}, Case{"250us", 1ms}, Case{"1us", 1ms},
                         Case{"1500us", 2ms}, Case{"100ms", 100ms}, Case{"30s", 30s},
                         Case{"30 s", 30s}, Case{"5m", 5min}, Case{"1h", 1h},
-                        Case{"1d", 24h}, Case{"106751991167d", std::chrono::milliseconds(
-                                                               106751991167LL * 86'400'000)}}) {
+                        Case{"1d", 24h}, Case{"36500d", kMaxDuration},
+                        Case{"876000h", kMaxDuration},
+                        Case{"3153600000000000us", kMaxDuration}}) {
     std::string err;
     auto v = parse_duration(k.text, &err);
     ASSERT_TRUE(v) << k.text << ": " << err;
@@ -294,6 +304,19 @@ TEST(Config, ParseDurationAndFormatDuration) {
     std::string err;
     EXPECT_FALSE(parse_duration(bad, &err)) << bad;
     EXPECT_FALSE(err.empty()) << bad;
+  }
+  // Too large, never a wrapped or overflowed number: beyond 100 years, or
+  // beyond 64 bits, or beyond int64 milliseconds once multiplied.
+  for (const char* big : {"36501d", "3153600000001ms", "3153600000000001us",
+                          "106751991167d",  // fits int64 ms, but now + it would not
+                          "99999999999999999999h", "9223372036854775807s",
+                          "9223372036854775807ms", "18446744073709551615ms",
+                          "18446744073709551615us",  // (n + 999) / 1000 used to wrap to 0
+                          "18446744073709551615d", "18446744073709551616s"}) {
+    std::string err;
+    auto v = parse_duration(big, &err);
+    EXPECT_FALSE(v) << big << " parsed as " << (v ? v->count() : 0) << "ms";
+    EXPECT_NE(err.find("is too large"), std::string::npos) << big << ": " << err;
   }
   std::string err;
   EXPECT_FALSE(parse_duration("1h30m", &err));

@@ -1,12 +1,11 @@
 // Shared reader plumbing for readerd and tailerd (see reader_role_util.h).
 #include "server/reader_role_util.h"
 
-#include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "server/api.h"
 #include "server/metrics.h"
+#include "util/signing.h"
 
 namespace isle::server {
 
@@ -28,7 +27,7 @@ void add_reader_keys(ConfigSchema& s, const std::string& section, const std::str
          .help = "Ed25519 public key (PEM): every SST must carry its signature"});
 }
 
-ReaderOptions reader_options(const DaemonContext& ctx, const std::string& section) {
+Result<ReaderOptions> reader_options(const DaemonContext& ctx, const std::string& section) {
   const Config& c = *ctx.config;
   ReaderOptions o;
   o.prefix = ctx.db.prefix;
@@ -40,8 +39,14 @@ ReaderOptions reader_options(const DaemonContext& ctx, const std::string& sectio
   o.disk_cache_bytes = c.get_size(section + ".disk_cache_size");
   o.verify_sst_sha256 = c.get_bool(section + ".verify_sha256");
   if (auto path = c.get_string(section + ".verify_public_key_file"); !path.empty()) {
-    std::ifstream in(path);
-    o.verify_public_key_pem.assign(std::istreambuf_iterator<char>(in), {});
+    // Fail closed: a key that was asked for but cannot be used must stop
+    // the daemon, never leave verification off.
+    auto v = Ed25519Verifier::from_pem_file(path);
+    if (!v.ok()) {
+      // from_pem_file's messages name the path ("cannot open key file ...").
+      return Status::InvalidArgument(section + ".verify_public_key_file: " + v.status().message());
+    }
+    o.verify_public_key_pem = v->public_key_pem();
   }
   return o;
 }

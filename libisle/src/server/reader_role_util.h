@@ -21,7 +21,11 @@ class Metrics;
 // Adds `<section>.refresh_interval`, caches, cache_dir, verification keys.
 void add_reader_keys(ConfigSchema& schema, const std::string& section,
                      const std::string& default_refresh);
-ReaderOptions reader_options(const DaemonContext& ctx, const std::string& section);
+// ReaderOptions from those keys. A `<section>.verify_public_key_file` that
+// is set must hold a readable Ed25519 public key PEM: a missing, unreadable
+// or empty file, or any other contents, is InvalidArgument naming the key
+// and the path (the daemon exits 78), so verification is never silently off.
+Result<ReaderOptions> reader_options(const DaemonContext& ctx, const std::string& section);
 
 void register_reader_metrics(Metrics& m, std::function<ReaderStats()> stats,
                              std::function<ManifestInfo()> manifest);

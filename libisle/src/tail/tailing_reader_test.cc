@@ -1,7 +1,8 @@
 // TailingReader tests: key ranges and successors, the key-ordered tail,
 // the change feed (every write once, in sequence order, across flushes,
 // compactions, GC and tailer restarts), cursor expiry, superseded
-// writers' entries, bootstrap, channels and stop().
+// writers' entries, bootstrap, channels and stop(), and the feed's checks of
+// the SSTs it reads (signature and sha256, as the Reader checks them).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -19,6 +20,7 @@
 #include "tail/key_range.h"
 #include "testutil/testutil.h"
 #include "util/random.h"
+#include "util/signing.h"
 
 namespace isle {
 namespace {
@@ -640,6 +642,191 @@ TEST(TailingReader, StopEndsRunningTailsAndReadsStillWork) {
   ASSERT_TRUE(manual.ok());
   EXPECT_TRUE((*manual)->start().is_invalid_argument()) << "no refresh_interval";
   ASSERT_TRUE(w->close().ok());
+}
+
+// ---- verification of the SSTs the change feed reads -----------------------------
+
+// Two flushes: SST 1 holds first/0..9, SST 2 holds second/0..9; every value
+// is `tag` followed by the key's digit, so databases written with tags of
+// one length have SSTs of one size. Returns the last sequence of SST 1.
+uint64_t write_two_ssts(Writer& w, const std::string& tag) {
+  uint64_t first_hi = 0;
+  for (const char* prefix : {"first/", "second/"}) {
+    for (int i = 0; i < 10; i++) {
+      auto seq = w.put(prefix + std::to_string(i), tag + std::to_string(i));
+      EXPECT_TRUE(seq.ok()) << seq.status().to_string();
+      if (std::string(prefix) == "first/" && seq.ok()) first_hi = *seq;
+    }
+    EXPECT_TRUE(w.flush().ok());
+  }
+  return first_hi;
+}
+
+// Writer options for these tests: blocks stored uncompressed, so that the
+// SSTs of databases written alike have exactly one size (a compressed
+// block's size may vary with the creation time it holds).
+WriterOptions uncompressed(const TailEnv& env) {
+  WriterOptions o = env.writer_options();
+  o.compression = Compression::kNone;
+  return o;
+}
+
+// The id of the L0 SST holding `seq`.
+std::string l0_id_holding(const ManifestInfo& m, uint64_t seq) {
+  for (const auto& t : m.l0) {
+    if (t.seq_lo <= seq && seq <= t.seq_hi) return t.id;
+  }
+  ADD_FAILURE() << "no L0 SST holds seq " << seq;
+  return "";
+}
+
+// The change feed from the start with these verification settings.
+Collected tail_from_start(TailEnv& env, ReaderOptions o, uint64_t until_seq) {
+  auto t = TailingReader::open(env.store, o);
+  EXPECT_TRUE(t.ok()) << t.status().to_string();
+  if (!t.ok()) return Collected{t.status(), {}};
+  TailOptions to;
+  to.after_seq = 0;
+  return collect(**t, to, until_seq);
+}
+
+// Replaces SST 2 of env's database by the SST 2 of another database with
+// the same keys, sequences and sizes but other values ("evil" for "good"):
+// a well-formed SST with valid block checksums that the manifest's sha256
+// (and so the signature) does not describe.
+void forge_second_sst(TailEnv& env, uint64_t first_hi) {
+  TailEnv other(2);
+  auto ow = other.writer(uncompressed(other));
+  ASSERT_EQ(write_two_ssts(*ow, "evil"), first_hi);
+  const std::string forged_id = l0_id_holding(other.reader()->manifest(), first_hi + 1);
+  const std::string forged = other.scoped->get(sst_key(forged_id))->data;
+  ASSERT_TRUE(ow->close().ok());
+  const std::string id = l0_id_holding(env.reader()->manifest(), first_hi + 1);
+  ASSERT_EQ(env.scoped->get(sst_key(id))->data.size(), forged.size())
+      << "the forgery must keep the size the manifest records";
+  ASSERT_TRUE(env.scoped->put(sst_key(id), forged).ok());
+}
+
+TEST(TailVerify, ASignedDatabaseTailedWithTheRightKeyDeliversEverything) {
+  TailEnv env;
+  auto key = Ed25519Signer::generate();
+  ASSERT_TRUE(key.ok());
+  WriterOptions wo = uncompressed(env);
+  wo.signing_key_pem = key->private_key_pem();
+  auto w = env.writer(wo);
+  write_two_ssts(*w, "good");
+  const uint64_t last = w->stats().last_seq;
+  ReaderOptions o = env.tail_options();
+  o.verify_public_key_pem = key->public_key_pem();
+  Collected c = tail_from_start(env, o, last);
+  ASSERT_TRUE(c.status.ok()) << c.status.to_string();
+  ASSERT_EQ(c.events.size(), 20u) << describe(c.events);
+  EXPECT_EQ(c.events.back().seq, last);
+  EXPECT_EQ(c.events.front().value, "good0");
+  // sha256 verification alone passes an untouched database too.
+  ReaderOptions sha = env.tail_options();
+  sha.verify_sst_sha256 = true;
+  c = tail_from_start(env, sha, last);
+  ASSERT_TRUE(c.status.ok()) << c.status.to_string();
+  EXPECT_EQ(c.events.size(), 20u);
+  ASSERT_TRUE(w->close().ok());
+}
+
+TEST(TailVerify, AWrongKeyOrNoSignatureEndsTheTailWithCorruptionBeforeAnyEvent) {
+  TailEnv env;
+  auto key = Ed25519Signer::generate();
+  auto other = Ed25519Signer::generate();
+  ASSERT_TRUE(key.ok() && other.ok());
+  WriterOptions wo = uncompressed(env);
+  wo.signing_key_pem = key->private_key_pem();
+  auto w = env.writer(wo);
+  const uint64_t first_hi = write_two_ssts(*w, "good");
+  const std::string first_key = sst_key(l0_id_holding(env.reader()->manifest(), first_hi));
+  ReaderOptions o = env.tail_options();
+  o.verify_public_key_pem = other->public_key_pem();
+  Collected c = tail_from_start(env, o, w->stats().last_seq);
+  EXPECT_EQ(c.status.code(), Code::kCorruption) << c.status.to_string();
+  EXPECT_NE(c.status.message().find(first_key), std::string::npos) << c.status.to_string();
+  EXPECT_NE(c.status.message().find("invalid signature"), std::string::npos)
+      << c.status.to_string();
+  EXPECT_TRUE(c.events.empty()) << describe(c.events);
+  ASSERT_TRUE(w->close().ok());
+
+  // An unsigned database tailed by a verifying reader: no signature.
+  TailEnv unsigned_env;
+  auto uw = unsigned_env.writer(uncompressed(unsigned_env));
+  write_two_ssts(*uw, "good");
+  o = unsigned_env.tail_options();
+  o.verify_public_key_pem = key->public_key_pem();
+  c = tail_from_start(unsigned_env, o, uw->stats().last_seq);
+  EXPECT_EQ(c.status.code(), Code::kCorruption) << c.status.to_string();
+  EXPECT_NE(c.status.message().find("no signature"), std::string::npos) << c.status.to_string();
+  EXPECT_TRUE(c.events.empty()) << describe(c.events);
+  ASSERT_TRUE(uw->close().ok());
+}
+
+TEST(TailVerify, ATamperedSstEndsTheTailAndNothingOfItIsDelivered) {
+  TailEnv env;
+  auto key = Ed25519Signer::generate();
+  ASSERT_TRUE(key.ok());
+  WriterOptions wo = uncompressed(env);
+  wo.signing_key_pem = key->private_key_pem();
+  auto w = env.writer(wo);
+  const uint64_t first_hi = write_two_ssts(*w, "good");
+  const uint64_t last = w->stats().last_seq;
+  ASSERT_TRUE(w->close().ok());
+  const std::string second_key = sst_key(l0_id_holding(env.reader()->manifest(), first_hi + 1));
+  ReaderOptions o = env.tail_options();
+  o.verify_public_key_pem = key->public_key_pem();
+
+  // One byte flipped in the stored object, the size kept.
+  const std::string good = env.scoped->get(second_key)->data;
+  std::string flipped = good;
+  flipped[flipped.size() / 2] ^= 0x01;
+  ASSERT_TRUE(env.scoped->put(second_key, flipped).ok());
+  Collected c = tail_from_start(env, o, last);
+  EXPECT_EQ(c.status.code(), Code::kCorruption) << c.status.to_string();
+  EXPECT_NE(c.status.message().find(second_key), std::string::npos) << c.status.to_string();
+  EXPECT_NE(c.status.message().find("sha256"), std::string::npos)
+      << "caught by the digest check, not by chance in the format: " << c.status.to_string();
+  ASSERT_EQ(c.events.size(), 10u) << "SST 1 is delivered, nothing of SST 2:\n"
+                                   << describe(c.events);
+  EXPECT_EQ(c.events.back().seq, first_hi);
+
+  // A well-formed forgery of the same size: the format cannot see it, the
+  // signed digest does.
+  ASSERT_TRUE(env.scoped->put(second_key, good).ok());
+  forge_second_sst(env, first_hi);
+  c = tail_from_start(env, o, last);
+  EXPECT_EQ(c.status.code(), Code::kCorruption) << c.status.to_string();
+  EXPECT_NE(c.status.message().find(second_key), std::string::npos) << c.status.to_string();
+  ASSERT_EQ(c.events.size(), 10u) << describe(c.events);
+  for (const auto& e : c.events) EXPECT_EQ(e.value.substr(0, 4), "good") << e.key;
+}
+
+TEST(TailVerify, Sha256VerificationAloneCatchesAForgedSst) {
+  TailEnv env;
+  auto w = env.writer(uncompressed(env));
+  const uint64_t first_hi = write_two_ssts(*w, "good");
+  const uint64_t last = w->stats().last_seq;
+  ASSERT_TRUE(w->close().ok());
+  forge_second_sst(env, first_hi);
+  const std::string second_key = sst_key(l0_id_holding(env.reader()->manifest(), first_hi + 1));
+
+  // Unverified, the forgery reads as data (which is why the check exists).
+  Collected plain = tail_from_start(env, env.tail_options(), last);
+  ASSERT_TRUE(plain.status.ok()) << plain.status.to_string();
+  ASSERT_EQ(plain.events.size(), 20u);
+  EXPECT_EQ(plain.events.back().value, "evil9");
+
+  ReaderOptions o = env.tail_options();
+  o.verify_sst_sha256 = true;
+  Collected c = tail_from_start(env, o, last);
+  EXPECT_EQ(c.status.code(), Code::kCorruption) << c.status.to_string();
+  EXPECT_NE(c.status.message().find(second_key), std::string::npos) << c.status.to_string();
+  EXPECT_NE(c.status.message().find("sha256"), std::string::npos) << c.status.to_string();
+  ASSERT_EQ(c.events.size(), 10u) << describe(c.events);
+  EXPECT_EQ(c.events.back().seq, first_hi);
 }
 
 }  // namespace
