@@ -46,6 +46,33 @@ HttpResponse HttpResponse::text(int status, std::string body, std::string conten
   return r;
 }
 
+// ---- pull_stream ----------------------------------------------------------------
+
+namespace {
+
+class PullProducer final : public StreamProducer {
+ public:
+  explicit PullProducer(std::function<bool(StreamSink&)> step) : step_(std::move(step)) {}
+  void on_open(std::shared_ptr<StreamSink> sink) override { sink->request_writable(); }
+  void on_writable(StreamSink& sink) override {
+    if (sink.closed()) return;
+    if (step_(sink)) {
+      sink.request_writable();
+    } else {
+      sink.end();
+    }
+  }
+
+ private:
+  std::function<bool(StreamSink&)> step_;
+};
+
+}  // namespace
+
+std::shared_ptr<StreamProducer> pull_stream(std::function<bool(StreamSink&)> step) {
+  return std::make_shared<PullProducer>(std::move(step));
+}
+
 // ---- Router -------------------------------------------------------------------
 
 void Router::add(std::string method, std::string pattern, Handler handler, RouteOptions options) {

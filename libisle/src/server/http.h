@@ -6,8 +6,10 @@
 // Threading contract (enforced by HttpServer):
 //   * a Handler runs on the server's worker pool, never on the I/O thread,
 //     so it may block on the object store;
-//   * a streamed body (HttpResponse::stream) runs on a thread of its own,
-//     one per open stream, capped by HttpServerOptions::max_streams;
+//   * a streamed body (HttpResponse::stream) has no thread of its own: its
+//     producer is called back on the I/O thread (open, close) and on a
+//     small fixed pool of stream workers (more bytes wanted); open streams
+//     are capped by HttpServerOptions::max_streams;
 //   * responses on one connection go out in request order (the server
 //     reads the next request only after the previous response was sent),
 //     which makes pipelining safe.
@@ -16,11 +18,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "server/scope.h"
 
 namespace isle::server {
 
@@ -37,20 +42,61 @@ struct HttpRequest {
   std::optional<std::string> header(std::string_view lower_name) const;
 };
 
-// Writes one streamed response body (chunked transfer encoding). Called
-// from the stream's own thread. write() blocks while the client is slow
-// (bounded buffering: a stalled client stalls its own stream, nothing
-// else) and returns false once the client is gone or the server is
-// stopping; the producer should then return promptly.
-class StreamWriter {
+// The server's end of one streamed response body (chunked transfer
+// encoding). Thread-safe; nothing here blocks. Bytes are queued and the
+// server writes them asynchronously as the socket drains; the queue is
+// bounded in bytes (HttpServerOptions::max_stream_buffer_bytes), so a
+// client that stops reading costs at most that much.
+class StreamSink {
  public:
-  virtual ~StreamWriter() = default;
-  // Sends the status line and headers now (write() does it on first use).
-  virtual bool begin() = 0;
-  virtual bool write(std::string_view chunk) = 0;
-  // Whether the client is gone or the server is stopping.
-  virtual bool cancelled() const = 0;
+  virtual ~StreamSink() = default;
+  // Queues `data` as one chunk (empty data is ignored). False, with
+  // nothing queued, once the stream is closed, or when the queue would
+  // grow past limit() (a chunk larger than limit() is taken only into an
+  // empty queue): the producer decides what a full queue means (a scan
+  // keeps the chunk and waits for on_writable; a tail ends with a
+  // slow_consumer error).
+  virtual bool write(std::string_view data) = 0;
+  // Ends the body after what is queued. `last`, if any, is queued first
+  // even past limit() (keep it small: an error line). Idempotent.
+  virtual void end(std::string_view last = {}) = 0;
+  // Bytes queued or being written.
+  virtual size_t buffered() const = 0;
+  virtual size_t limit() const = 0;
+  // The client left, the server is stopping or draining, or end() was
+  // called: writes are refused from now on.
+  virtual bool closed() const = 0;
+  // Asks for one StreamProducer::on_writable call as soon as buffered()
+  // is at most limit() / 4 (at once when it already is).
+  virtual void request_writable() = 0;
 };
+
+// Produces a streamed body without a thread of its own: it is called
+// when the stream opens, when it may write more (on request), and when
+// the stream is over. Push producers (a tail) keep the sink and write
+// whenever they have news; pull producers (a scan) write a bounded chunk
+// per on_writable and request the next call.
+class StreamProducer {
+ public:
+  virtual ~StreamProducer() = default;
+  // The head is queued; `sink` stays usable until on_close (and is
+  // harmless after: writes are refused). Runs on the server's I/O
+  // thread: must not block.
+  virtual void on_open(std::shared_ptr<StreamSink> sink) = 0;
+  // After request_writable(). Runs on a stream worker thread and may
+  // block on the object store; never two at once for one stream.
+  virtual void on_writable(StreamSink& /*sink*/) {}
+  // The stream is over (ended, client gone, server stopping). Exactly
+  // once, after on_open; may run while an on_writable is still running.
+  virtual void on_close() {}
+};
+
+// A pull producer from one function: `step` is called on a stream worker
+// and writes a bounded amount (say 64 KiB) to the sink; it returns true
+// to be called again once the queue drains, false when the body is done
+// (the stream is then ended). A step that throws ends the stream without
+// its final chunk, so the client sees a truncated body.
+std::shared_ptr<StreamProducer> pull_stream(std::function<bool(StreamSink&)> step);
 
 struct HttpResponse {
   int status = 200;
@@ -58,8 +104,9 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   std::string body;
   // When set, `body` is ignored: the server sends the status and headers,
-  // then runs this on a stream thread. Returning ends the response.
-  std::function<void(StreamWriter&)> stream;
+  // then drives the producer (see StreamProducer). A HEAD request gets the
+  // headers alone and the producer is never opened.
+  std::shared_ptr<StreamProducer> stream;
 
   // {"error":{"code":code,"message":message}} with this status.
   static HttpResponse error(int status, std::string_view code, std::string_view message);
@@ -70,12 +117,17 @@ struct HttpResponse {
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct RouteOptions {
-  // Largest request body this route accepts (413 beyond); 0 = the server's
-  // max_body_bytes.
+  // Whether the route reads a request body. A route that takes none
+  // answers 413 body_not_allowed to any request that declares one
+  // (Content-Length > 0 or chunked), before reading a byte of it.
+  bool takes_body = false;
+  // Largest request body a takes_body route accepts (413 beyond); 0 = the
+  // server's max_body_bytes.
   uint64_t max_body_bytes = 0;
-  // Reachable without a bearer token even when tokens are configured
-  // (only /healthz by default).
-  bool open = false;
+  // What a bearer token must allow to reach the route when tokens are
+  // configured (see access.h). Defaults to the narrowest, kAdmin, so a
+  // route that forgets to say is closed rather than open.
+  Scope scope = Scope::kAdmin;
   // Label used in metrics and logs ("" = the pattern).
   std::string name;
 };

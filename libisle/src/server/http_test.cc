@@ -57,7 +57,7 @@ TEST(HttpRouter, ExactPrefixMethodAndHead) {
   r.add("GET", "/v1/kv/*", h(1));
   r.add("PUT", "/v1/kv/*", h(2));
   r.add("GET", "/v1/kv/special", h(3));
-  r.add("POST", "/v1/flush", h(4), RouteOptions{.max_body_bytes = 7, .open = true, .name = "flush"});
+  r.add("POST", "/v1/flush", h(4), RouteOptions{.takes_body = true, .max_body_bytes = 7, .scope = Scope::kOpen, .name = "flush"});
   HttpRequest req;
 
   auto m = r.match("GET", "/v1/kv/a%2Fb");
@@ -94,7 +94,7 @@ TEST(HttpRouter, ExactPrefixMethodAndHead) {
   m = r.match("POST", "/v1/flush");
   ASSERT_NE(m.options, nullptr);
   EXPECT_EQ(m.options->max_body_bytes, 7u);
-  EXPECT_TRUE(m.options->open);
+  EXPECT_EQ(m.options->scope, Scope::kOpen);
   EXPECT_EQ(m.options->name, "flush");
 
   EXPECT_EQ(r.match("GET", "/v1/kv").status, 404) << "the prefix is /v1/kv/";
