@@ -86,11 +86,11 @@ class CompactorRole final : public server::Role {
     router.add("POST", "/v1/run", [this](const HttpRequest&) {
       if (!compaction_) return HttpResponse::error(409, "disabled", "compactor.enabled is false");
       return answer(compaction_->run_now());
-    });
+    }, {.scope = Scope::kAdmin});
     router.add("POST", "/v1/gc", [this](const HttpRequest&) {
       if (!gc_runner_) return HttpResponse::error(409, "disabled", "gc.enabled is false");
       return answer(gc_runner_->run_now());
-    });
+    }, {.scope = Scope::kAdmin});
   }
 
   bool ready() const override { return !(compaction_ && compaction_->fenced()); }

@@ -60,7 +60,7 @@ class RetentionRole final : public server::Role {
       auto r = runner_->run_now();
       if (!r.ok()) return error_response(r.status());
       return HttpResponse::json(200, r->json);
-    });
+    }, {.scope = Scope::kAdmin});
   }
 
   bool ready() const override { return !runner_->fenced(); }

@@ -9,8 +9,9 @@
 //
 // Fencing: once the Writer reports Fenced — on a write, a flush, or its
 // idle fence check (every 10 s) — every write answers 503 and the daemon
-// exits 75 (DaemonContext::fatal). The watcher polls status() so that an
-// idle fenced writer also goes, within about 10 s of the takeover.
+// exits 75 (DaemonContext::fatal). WriterOptions::on_fenced reports the
+// takeover the moment the writer learns of it (no polling), so an idle
+// fenced writer also goes, within about 10 s of the takeover.
 #include "writer_role.h"
 
 #include <atomic>
@@ -39,18 +40,17 @@ class WriterRole final : public server::Role {
       : ctx_(ctx), writer_(std::move(writer)), owner_(std::move(owner)),
         durable_timeout_(ctx.config->get_duration("writer.durable_timeout")) {
     register_metrics(*ctx.metrics);
-    watcher_ = std::thread([this] { watch(); });
   }
-
-  ~WriterRole() override { stop_watcher(); }
 
   void add_routes(Router& router) override {
     router.add("PUT", "/v1/kv/*", [this](const HttpRequest& r) { return put(r); },
-               {.name = "/v1/kv"});
+               {.takes_body = true, .scope = Scope::kWrite, .name = "/v1/kv"});
     router.add("DELETE", "/v1/kv/*", [this](const HttpRequest& r) { return del(r); },
-               {.name = "/v1/kv"});
-    router.add("POST", "/v1/batch", [this](const HttpRequest& r) { return batch(r); });
-    router.add("POST", "/v1/flush", [this](const HttpRequest&) { return flush(); });
+               {.scope = Scope::kWrite, .name = "/v1/kv"});
+    router.add("POST", "/v1/batch", [this](const HttpRequest& r) { return batch(r); },
+               {.takes_body = true, .scope = Scope::kWrite});
+    router.add("POST", "/v1/flush", [this](const HttpRequest&) { return flush(); },
+               {.scope = Scope::kWrite});
   }
 
   bool ready() const override { return writer_->status().ok(); }
@@ -69,7 +69,6 @@ class WriterRole final : public server::Role {
   }
 
   Status shutdown() override {
-    stop_watcher();
     Status s = writer_->close();
     if (s.ok()) {
       spdlog::info("writer closed: every write up to seq {} is committed",
@@ -194,6 +193,9 @@ class WriterRole final : public server::Role {
     auto p = params(r);
     if (!p.ok()) return error_response(p.status());
     if (p->ttl) return error_response(Status::InvalidArgument("ttl goes on each batch line"));
+    // Counted before anything is parsed: an oversized batch costs one scan.
+    const auto max_lines = static_cast<size_t>(ctx_.config->get_int("writer.max_batch_lines"));
+    if (count_ndjson_lines(r.body) > max_lines) return too_many_keys(max_lines);
     auto b = parse_batch(r.body);
     if (!b.ok()) return error_response(b.status());
     auto seq = writer_->write(*b);
@@ -232,30 +234,6 @@ class WriterRole final : public server::Role {
                [w] { return static_cast<double>(w->stats().sealed_memtables); });
   }
 
-  // Reports a fence the writer learned about on its own (idle check).
-  void watch() {
-    std::unique_lock lk(mu_);
-    while (!stopping_) {
-      cv_.wait_for(lk, std::chrono::milliseconds(200));
-      if (stopping_) break;
-      Status s = writer_->status();
-      if (s.code() == Code::kFenced) {
-        spdlog::error("the writer was fenced: {}", s.message());
-        ctx_.fatal(kExitFenced, s);
-        return;
-      }
-    }
-  }
-
-  void stop_watcher() {
-    {
-      std::lock_guard lk(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (watcher_.joinable()) watcher_.join();
-  }
-
   DaemonContext ctx_;
   std::unique_ptr<Writer> writer_;
   std::string owner_;
@@ -263,10 +241,6 @@ class WriterRole final : public server::Role {
   Counter* puts_ = nullptr;
   Counter* deletes_ = nullptr;
   Counter* batches_ = nullptr;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread watcher_;
 };
 
 Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
@@ -290,6 +264,12 @@ Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
     o.signing_key_pem.assign(std::istreambuf_iterator<char>(in), {});
   }
   o.on_flush_error = [](const Status& s) { spdlog::warn("flush failed (retrying): {}", s.to_string()); };
+  // The writer tells us as soon as it learns of a takeover (a failed
+  // flush, or its idle fence check): the daemon exits 75 at once.
+  o.on_fenced = [fatal = ctx.fatal](const Status& s) {
+    spdlog::error("the writer was fenced: {}", s.message());
+    fatal(kExitFenced, s);
+  };
   auto db = DB::open(ctx.store, ctx.db);
   if (!db.ok()) return db.status();
   auto w = db->open_writer(o);
@@ -334,6 +314,9 @@ DaemonSpec spec() {
             .help = "name recorded in the fence claim (default host:pid:random)"})
       .add({.path = "writer.durable_timeout", .type = T::kDuration, .default_value = "30s",
             .help = "a durable write not committed within this answers 503"})
+      .add({.path = "writer.max_batch_lines", .type = T::kInt, .default_value = "10000",
+            .help = "a /v1/batch with more lines answers 413 too_many_keys, before it is parsed",
+            .min = 1, .max = 10'000'000})
       .add({.path = "writer.signing_key_file", .type = T::kString,
             .help = "Ed25519 private key (PEM) to sign every SST; unset = unsigned"});
   s.open = open_role;

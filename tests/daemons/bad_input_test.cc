@@ -2,8 +2,9 @@
 // (400, nothing applied) and /v1/mget, bad percent-encoding, oversized
 // keys (414/431, a response not a reset) and bodies (413), slow clients
 // sending a byte a second, unknown routes (404) and methods (405), bearer
-// tokens (401, /healthz open), pipelined requests. Every 4xx carries the
-// JSON error body.
+// tokens (401, /healthz open), pipelined requests, ttls too large for the
+// clock (400), batches with too many lines (413 too_many_keys, before
+// parsing) or nested too deep (400). Every 4xx carries the JSON error body.
 #include <atomic>
 #include <fstream>
 
@@ -114,7 +115,7 @@ TEST_F(BadInputTest, OversizedKeysAndBodiesGetAResponseNotAReset) {
   // A body over server.max_body_bytes (1 MiB): 413, judged from the
   // declared length (the body is never sent).
   HttpResult big = raw_exchange(writer_->address(),
-                                "PUT /v1/kv/big HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n", 10s);
+                                "PUT /v1/kv/big HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2097152\r\n\r\n", 10s);
   ASSERT_NE(big.status, 0) << "no answer to an oversized Content-Length: " << big.error;
   EXPECT_TRUE(IsJsonError(big, 413));
   // ... and the same when the client sends it all.
@@ -136,7 +137,7 @@ TEST_F(BadInputTest, SlowClientsDoNotDelayOthers) {
   // Many connections dribbling a request head one byte a second. The
   // dribbling thread owns them: before each byte it looks whether the
   // server answered (408) or closed the connection.
-  const std::string head = "GET /healthz HTTP/1.1\r\nHost: slow\r\nX-Padding: aaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+  const std::string head = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Padding: aaaaaaaaaaaaaaaaaaaa\r\n\r\n";
   constexpr int kSlow = 24;
   const auto kHeaderTimeout = 3s;
   std::vector<Connection> slow(kSlow);
@@ -225,10 +226,10 @@ TEST_F(BadInputTest, PipelinedRequestsAnswerInOrder) {
   Connection c;
   ASSERT_TRUE(c.connect(writer_->address(), 5s));
   std::string reqs =
-      "PUT /v1/kv/pipe1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na"
-      "GET /v1/nope HTTP/1.1\r\nHost: x\r\n\r\n"
-      "PUT /v1/kv/pipe2 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nbb"
-      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+      "PUT /v1/kv/pipe1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\na"
+      "GET /v1/nope HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "PUT /v1/kv/pipe2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nbb"
+      "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
   ASSERT_EQ(c.send_all(reqs, Clock::now() + 5s), Connection::Io::kOk);
   std::vector<HttpResult> answers;
   for (int i = 0; i < 4; i++) {
@@ -286,6 +287,77 @@ TEST_F(DaemonTest, BearerTokensGuardEverythingButHealthz) {
   EXPECT_TRUE(IsJsonError(rc.get(kv_path("auth/unauth2")), 404)) << "a 401 batch was applied";
   HttpClient anon_r(r.address());
   EXPECT_TRUE(IsJsonError(anon_r.get(kv_path("auth/ok")), 401));
+}
+
+// A ttl too large for the clock arithmetic is a 400 naming it, on a PUT,
+// a DELETE and a batch line, and nothing is written.
+TEST_F(BadInputTest, OverflowingTtlsAre400) {
+  for (const char* ttl : {"99999999999999999999h", "9223372036854775807s", "106751991167d",
+                          "18446744073709551615us", "36501d"}) {
+    SCOPED_TRACE(ttl);
+    HttpResult p = w_->put(kv_path("ttl/huge", std::string("ttl=") + ttl), "x");
+    EXPECT_TRUE(IsJsonError(p, 400));
+    EXPECT_NE(p.body.find("too large"), std::string::npos) << p.body;
+    HttpResult d = w_->request("DELETE", kv_path("ttl/huge", std::string("ttl=") + ttl));
+    EXPECT_TRUE(IsJsonError(d, 400));
+    json line = {{"op", "put"}, {"key", "ttl/batch"}, {"value", "x"}, {"ttl", ttl}};
+    EXPECT_TRUE(IsJsonError(w_->post("/v1/batch", line.dump() + "\n"), 400));
+  }
+  // The longest accepted ttl still works.
+  EXPECT_EQ(w_->put(kv_path("ttl/longest", "ttl=36500d"), "x").status, 200);
+  ASSERT_EQ(r_->post("/v1/refresh").status, 200);
+  EXPECT_TRUE(IsJsonError(r_->get(kv_path("ttl/huge")), 404));
+  EXPECT_TRUE(IsJsonError(r_->get(kv_path("ttl/batch")), 404));
+  EXPECT_EQ(r_->get(kv_path("ttl/longest")).body, "x");
+  expect_serving();
+}
+
+// writer.max_batch_lines (default 10000) is checked before any line is
+// parsed; a line nested past the API's depth limit is a quick 400; both
+// leave nothing applied and the daemons serving.
+TEST_F(BadInputTest, TooManyBatchLinesAre413AndDeepLinesAre400) {
+  auto batch_of = [](int lines, const std::string& prefix) {
+    std::string body;
+    for (int i = 0; i < lines; i++) {
+      body += R"({"op":"put","key":")" + prefix + std::to_string(i) + R"(","value":"v"})" "\n";
+    }
+    return body;
+  };
+  HttpResult many = w_->post("/v1/batch", batch_of(10'001, "many/"));
+  ASSERT_TRUE(IsJsonError(many, 413)) << many.describe();
+  EXPECT_EQ(parse_json(many.body)["error"]["code"], "too_many_keys") << many.body;
+  // Counted before parsing: a bad line inside does not turn it into a 400.
+  HttpResult many_bad = w_->post("/v1/batch", batch_of(10'000, "many/") + "not json\n");
+  EXPECT_TRUE(IsJsonError(many_bad, 413)) << many_bad.describe();
+  // Exactly the limit is a batch like any other (blank lines do not count).
+  HttpResult full = w_->post("/v1/batch", batch_of(10'000, "full/") + "\n\n");
+  EXPECT_EQ(full.status, 200) << full.describe();
+
+  const std::string deep(100'000, '[');
+  const auto start = std::chrono::steady_clock::now();
+  HttpResult d = w_->post("/v1/batch", R"({"op":"put","key":"deep/1","value":)" + deep + "\n");
+  EXPECT_TRUE(IsJsonError(d, 400)) << d.describe();
+  EXPECT_NE(d.body.find("nested deeper than"), std::string::npos) << d.body;
+  EXPECT_TRUE(IsJsonError(r_->post("/v1/mget", deep + "\n"), 400));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+
+  ASSERT_EQ(r_->post("/v1/refresh").status, 200);
+  EXPECT_TRUE(scan(*r_, "prefix=many%2F").empty()) << "a refused batch was applied";
+  EXPECT_EQ(scan(*r_, "prefix=full%2F").size(), 10'000u);
+  EXPECT_TRUE(IsJsonError(r_->get(kv_path("deep/1")), 404));
+  expect_serving();
+}
+
+// A smaller writer.max_batch_lines applies.
+TEST_F(DaemonTest, MaxBatchLinesIsConfigurable) {
+  DaemonProcess& w = add("writerd", {{"writer.max_batch_lines", "2"}});
+  ASSERT_TRUE(w.start());
+  HttpClient c = w.client();
+  const std::string line = R"({"op":"put","key":"k","value":"v"})" "\n";
+  EXPECT_EQ(c.post("/v1/batch", line + line).status, 200);
+  HttpResult r = c.post("/v1/batch", line + line + line);
+  EXPECT_TRUE(IsJsonError(r, 413)) << r.describe();
+  EXPECT_NE(r.body.find("too_many_keys"), std::string::npos) << r.body;
 }
 
 }  // namespace

@@ -85,6 +85,10 @@ struct WriterOptions {
   // Called (on the flush thread) whenever a flush attempt fails; the
   // writer keeps the data and retries, unless the error is Fenced.
   std::function<void(const Status&)> on_flush_error;
+  // Called once (on the flush thread) when the writer learns that another
+  // writer took the fence, by a failed flush or by its idle fence check:
+  // a daemon can exit at once instead of polling status().
+  std::function<void(const Status&)> on_fenced;
   // Sequences reserved in the manifest ahead of use, so that a restarted
   // writer never reuses a sequence handed out by its predecessor.
   uint64_t seq_reserve = uint64_t{1} << 24;

@@ -338,6 +338,9 @@ class Writer::Impl {
           if (log_.fenced()) {
             terminal_ = Status::Fenced(log_.fenced_reason());
             done_cv_.notify_all();
+            Status fenced = terminal_;
+            lk.unlock();
+            if (o_.on_fenced) o_.on_fenced(fenced);
             return;
           }
           (void)r;
@@ -363,6 +366,8 @@ class Writer::Impl {
       if (s.code() == Code::kFenced) {
         terminal_ = s;
         done_cv_.notify_all();
+        lk.unlock();
+        if (o_.on_fenced) o_.on_fenced(s);
         return;
       }
       // Keep the memtable and retry after a backoff; crash/close wake us.

@@ -1,21 +1,24 @@
 // run_daemon: the life of every IsleDB daemon (see daemon.h for the
 // sequence and the exit codes).
 //
-// Signals: SIGTERM and SIGINT are blocked in every thread before any
-// thread starts, and the main thread collects them with sigtimedwait, so
-// no handler runs at an awkward moment and no thread is interrupted. The
-// same loop watches for a fatal error a role reported (a fence).
+// The main thread runs an Asio event loop for the daemon's life: an
+// asio::signal_set takes SIGTERM/SIGINT (stop) and SIGHUP (reload the
+// tokens file), and a role's fatal error (a fence) posts to the same loop,
+// so it is acted on at once instead of being polled for.
 //
 // Shutdown timeline (SIGTERM):
 //   t0  stop accepting; new connections are refused by the kernel
-//   t0+ in-flight requests finish (streams see cancelled() and end),
+//   t0+ in-flight requests finish (open streams are ended properly),
 //       bounded by server.shutdown_timeout
 //   t1  Role::shutdown(): the writer seals, flushes and commits
 //   t2  remaining connections closed, threads joined, exit 0
 // A fence skips the drain: a fenced role must not answer anything more.
+#include <utility>  // first: Boost 1.74's Asio needs it with GCC 12
+
 #include "server/daemon.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,11 +29,15 @@
 #include <mutex>
 #include <sstream>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "server/api.h"
+#include "server/crash_handler.h"
 #include "server/http_server.h"
 #include "server/logging.h"
 #include "server/metrics.h"
@@ -42,6 +49,7 @@
 namespace isle::server {
 
 namespace po = boost::program_options;
+namespace asio = boost::asio;
 
 const std::vector<std::string>& compression_choices() {
   static const std::vector<std::string> choices = {"none", "lz4", "zstd"};
@@ -55,7 +63,9 @@ Compression compression_setting(const Config& config, const std::string& path) {
   return Compression::kLz4;  // the schema admits only the three choices
 }
 
-ConfigSchema common_schema(const std::string& default_listen) {
+namespace {
+
+ConfigSchema base_schema(const std::string& default_listen) {
   ConfigSchema s;
   using T = ConfigType;
   s.add({.path = "store.url", .type = T::kString,
@@ -72,11 +82,32 @@ ConfigSchema common_schema(const std::string& default_listen) {
   s.add({.path = "server.tls_cert", .type = T::kString, .help = "PEM certificate (with tls_key: HTTPS)"});
   s.add({.path = "server.tls_key", .type = T::kString, .help = "PEM private key", .secret = true});
   s.add({.path = "server.auth_tokens_file", .type = T::kString,
-         .help = "bearer tokens, one per line (unset = no auth)"});
+         .help = "bearer tokens, one per line: TOKEN [SCOPE,...] with scopes read, write, admin, "
+                 "metrics (none = all); SIGHUP reloads it (unset = no auth)"});
+  s.add({.path = "server.open_routes", .type = T::kString,
+         .help = "comma-separated paths reachable without a token, e.g. /readyz,/metrics"});
+  s.add({.path = "server.allowed_origins", .type = T::kString,
+         .help = "comma-separated browser origins allowed to call the API (others: 403)"});
+  s.add({.path = "server.allowed_hosts", .type = T::kString,
+         .help = "comma-separated Host names accepted besides loopback ones when listening on "
+                 "loopback (DNS-rebinding defence)"});
   s.add({.path = "server.max_connections", .type = T::kInt, .default_value = "1024",
          .help = "open connections beyond this get 503", .min = 1, .max = 1'000'000});
+  s.add({.path = "server.max_unauthenticated_connections", .type = T::kInt, .default_value = "256",
+         .help = "with tokens on: connections that have not shown a valid token yet beyond this "
+                 "get 503",
+         .min = 1, .max = 1'000'000});
   s.add({.path = "server.max_streams", .type = T::kInt, .default_value = "256",
-         .help = "concurrent streamed responses (scans, tails)", .min = 1, .max = 100'000});
+         .help = "concurrent streamed responses (scans, tails)", .min = 1, .max = 1'000'000});
+  s.add({.path = "server.max_stream_buffer_bytes", .type = T::kSize, .default_value = "4MiB",
+         .help = "bytes a stream may queue for a slow client (a tail beyond it: slow_consumer)"});
+  s.add({.path = "server.io_threads", .type = T::kInt, .default_value = "1",
+         .help = "threads running the event loops that read and write connections", .min = 1,
+         .max = 64});
+  s.add({.path = "server.stream_workers", .type = T::kInt, .default_value = "2",
+         .help = "threads producing streamed bodies (a scan's next chunk)", .min = 1, .max = 256});
+  s.add({.path = "server.handshake_timeout", .type = T::kDuration, .default_value = "5s",
+         .help = "a TLS handshake must finish within this"});
   // Handlers block on the store and on group commit (a durable PUT waits
   // for its flush), so the worker count bounds how many such waits overlap:
   // 8 halved durable PUT throughput at 16 connections (docs/BENCHMARKS.md).
@@ -108,6 +139,21 @@ ConfigSchema common_schema(const std::string& default_listen) {
   return s;
 }
 
+}  // namespace
+
+ConfigSchema common_schema(const std::string& default_listen,
+                           const std::map<std::string, std::string>& default_overrides) {
+  const ConfigSchema base = base_schema(default_listen);
+  ConfigSchema out;
+  for (ConfigKey k : base.keys()) {
+    if (auto it = default_overrides.find(k.path); it != default_overrides.end()) {
+      k.default_value = it->second;
+    }
+    out.add(std::move(k));
+  }
+  return out;
+}
+
 namespace {
 
 std::atomic<int> g_fatal_code{-1};
@@ -125,24 +171,41 @@ std::string read_file(const std::string& path, Status* error) {
   return ss.str();
 }
 
-Result<std::vector<std::string>> read_tokens(const std::string& path) {
-  Status err;
-  std::string text = read_file(path, &err);
-  if (!err.ok()) return err.with_context("server.auth_tokens_file");
-  std::vector<std::string> tokens;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
-      line.pop_back();
+// server.auth_tokens_file, parsed (access.h: TOKEN [SCOPE,...] lines).
+Result<TokenSet> read_tokens(const std::string& path) {
+  auto t = load_tokens_file(path);
+  if (!t.ok()) return t.status().with_context("server.auth_tokens_file");
+  return t;
+}
+
+// The server's access options from the config (tokens loaded by the caller).
+Result<AccessOptions> access_options(const Config& c) {
+  AccessOptions a;
+  const std::pair<const char*, std::vector<std::string>*> lists[] = {
+      {"server.open_routes", &a.open_routes},
+      {"server.allowed_origins", &a.allowed_origins},
+      {"server.allowed_hosts", &a.allowed_hosts}};
+  for (const auto& [key, out] : lists) {
+    auto v = AccessPolicy::parse_list(c.get_string(key));
+    if (!v.ok()) return v.status().with_context(key);
+    *out = std::move(*v);
+  }
+  for (const auto& route : a.open_routes) {
+    if (route.empty() || route[0] != '/') {
+      return Status::InvalidArgument("server.open_routes: '" + route + "' is not a path");
     }
-    size_t start = line.find_first_not_of(" \t");
-    if (start == std::string::npos || line[start] == '#') continue;
-    tokens.push_back(line.substr(start));
   }
-  if (tokens.empty()) {
-    return Status::InvalidArgument("server.auth_tokens_file: " + path + " holds no token");
+  return a;
+}
+
+// Streams hold a descriptor each: take the hard limit (systemd's
+// LimitNOFILE, or the shell's) rather than the soft 1024 of many shells.
+void raise_open_files_limit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &r);
   }
-  return tokens;
 }
 
 Status write_address_file(const std::string& path, const std::string& address) {
@@ -184,7 +247,12 @@ HttpServerOptions server_options(const Config& c, const std::string& name, Metri
   o.max_header_bytes = c.get_size("server.max_header_bytes");
   o.max_body_bytes = c.get_size("server.max_body_bytes");
   o.max_connections = static_cast<int>(c.get_int("server.max_connections"));
+  o.max_unauthenticated = static_cast<int>(c.get_int("server.max_unauthenticated_connections"));
   o.max_streams = static_cast<int>(c.get_int("server.max_streams"));
+  o.max_stream_buffer_bytes = c.get_size("server.max_stream_buffer_bytes");
+  o.io_threads = static_cast<int>(c.get_int("server.io_threads"));
+  o.stream_workers = static_cast<int>(c.get_int("server.stream_workers"));
+  o.handshake_timeout = c.get_duration("server.handshake_timeout");
   o.workers = static_cast<int>(c.get_int("server.workers"));
   o.max_queued = static_cast<int>(c.get_int("server.max_queued"));
   o.header_timeout = c.get_duration("server.header_timeout");
@@ -256,15 +324,15 @@ void add_common_routes(Router& router, const DaemonSpec& spec, Role* role, Metri
                        std::chrono::steady_clock::time_point started) {
   router.add("GET", "/healthz",
              [](const HttpRequest&) { return HttpResponse::json(200, R"({"status":"ok"})"); },
-             {.open = true});
+             {.scope = Scope::kOpen});
   router.add("GET", "/readyz", [role](const HttpRequest&) {
     if (g_fatal_code.load() >= 0) return HttpResponse::error(503, "fenced", "stopping");
     return role->ready() ? HttpResponse::json(200, R"({"status":"ready"})")
                          : HttpResponse::error(503, "not_ready", "not ready yet");
-  });
+  }, {.scope = Scope::kAnyToken});
   router.add("GET", "/metrics", [metrics](const HttpRequest&) {
     return HttpResponse::text(200, metrics->render(), "text/plain; version=0.0.4; charset=utf-8");
-  });
+  }, {.scope = Scope::kMetrics});
   router.add("GET", "/v1/status", [role, spec_role = spec.role, spec_name = spec.name,
                                     started](const HttpRequest&) {
     nlohmann::json j = nlohmann::json::object();
@@ -275,14 +343,14 @@ void add_common_routes(Router& router, const DaemonSpec& spec, Role* role, Metri
     j["ready"] = role->ready();
     role->status(j);
     return HttpResponse::json(200, j.dump());
-  });
+  }, {.scope = Scope::kAnyToken});
 }
 
 }  // namespace
 
 int run_daemon(int argc, char** argv, DaemonSpec spec) {
   const auto started = std::chrono::steady_clock::now();
-  ConfigSchema schema = common_schema(spec.default_listen);
+  ConfigSchema schema = common_schema(spec.default_listen, spec.server_defaults);
   for (const auto& k : spec.role_schema.keys()) schema.add(k);
 
   std::optional<Config> config;
@@ -294,24 +362,31 @@ int run_daemon(int argc, char** argv, DaemonSpec spec) {
     std::cerr << spec.name << ": " << s.message() << "\n";
     return kExitConfig;
   }
+  install_crash_handler(spec.name);
 
-  // Block the stop signals before any thread exists, so every thread
-  // inherits the mask and only the wait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // The daemon's life runs on this loop: stop signals, SIGHUP, and a
+  // role's fatal error all arrive here as handlers. The signal set is
+  // installed before any thread starts, so an early SIGTERM is queued for
+  // it rather than killing the process.
+  asio::io_context loop(1);
+  asio::signal_set signals(loop, SIGTERM, SIGINT, SIGHUP);
   signal(SIGPIPE, SIG_IGN);
+  raise_open_files_limit();
 
-  std::vector<std::string> tokens;
-  if (auto path = cfg.get_string("server.auth_tokens_file"); !path.empty()) {
-    auto t = read_tokens(path);
+  std::optional<TokenSet> tokens;
+  const std::string tokens_path = cfg.get_string("server.auth_tokens_file");
+  if (!tokens_path.empty()) {
+    auto t = read_tokens(tokens_path);
     if (!t.ok()) {
       spdlog::error("{}", t.status().message());
       return kExitConfig;
     }
     tokens = std::move(*t);
+  }
+  auto access = access_options(cfg);
+  if (!access.ok()) {
+    spdlog::error("{}", access.status().message());
+    return kExitConfig;
   }
 
   auto store = open_object_store(cfg.get_string("store.url"));
@@ -332,13 +407,16 @@ int run_daemon(int argc, char** argv, DaemonSpec spec) {
     return kExitConfig;
   }
   ctx.metrics = &metrics;
-  ctx.fatal = [](int code, const Status& why) {
+  // A fenced role (or any fatal error) wakes the loop at once: nothing
+  // polls for it.
+  ctx.fatal = [&loop](int code, const Status& why) {
     {
       std::lock_guard lk(g_fatal_mu);
       if (g_fatal_code.load() >= 0) return;
       g_fatal_status = why;
     }
     g_fatal_code.store(code);
+    asio::post(loop, [&loop] { loop.stop(); });
   };
 
   spdlog::info("{} {} starting: store {} prefix '{}'", spec.name, ISLE_VERSION,
@@ -355,7 +433,8 @@ int run_daemon(int argc, char** argv, DaemonSpec spec) {
   (*role)->add_routes(router);
   add_common_routes(router, spec, role->get(), &metrics, started);
   HttpServerOptions options = server_options(cfg, spec.name, &metrics);
-  options.auth_tokens = std::move(tokens);
+  options.access = std::move(*access);
+  options.access.tokens = std::move(tokens);
   auto server = HttpServer::start(std::move(options), std::move(router), &metrics);
   if (!server.ok()) {
     spdlog::error("cannot listen on {}: {}", cfg.get_string("server.listen"),
@@ -371,16 +450,30 @@ int run_daemon(int argc, char** argv, DaemonSpec spec) {
     }
   }
 
-  // Wait for a stop signal or a fatal error.
+  // Run until a stop signal or a fatal error. SIGHUP reloads the tokens
+  // file (a bad file keeps the old tokens) and never stops the daemon.
   int signo = 0;
-  while (g_fatal_code.load() < 0) {
-    timespec ts{0, 100'000'000};
-    int r = sigtimedwait(&stop_signals, nullptr, &ts);
-    if (r > 0) {
-      signo = r;
-      break;
-    }
-  }
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig != SIGHUP) {
+        signo = sig;
+        loop.stop();
+        return;
+      }
+      if (tokens_path.empty()) {
+        spdlog::info("SIGHUP: no server.auth_tokens_file to reload");
+      } else if (auto t = read_tokens(tokens_path); !t.ok()) {
+        spdlog::error("SIGHUP: keeping the current tokens: {}", t.status().message());
+      } else {
+        spdlog::info("SIGHUP: reloaded {} token(s) from {}", t->size(), tokens_path);
+        (*server)->replace_tokens(std::move(*t));
+      }
+      wait_signal();
+    });
+  };
+  wait_signal();
+  if (g_fatal_code.load() < 0) loop.run();
 
   if (int code = g_fatal_code.load(); code >= 0) {
     Status why;

@@ -6,18 +6,21 @@
 //   -> config (YAML + overrides, validated whole)  -> logging
 //   -> object store + DBOptions from the `store` section
 //   -> Role::open  -> HTTP server (role routes + /healthz /readyz
-//      /metrics /v1/status)  -> wait for SIGTERM/SIGINT or a fatal error
+//      /metrics /v1/status)  -> run the daemon's event loop until
+//      SIGTERM/SIGINT or a fatal error (SIGHUP reloads the tokens file)
 //   -> stop accepting, drain in-flight requests, Role::shutdown, exit.
 //
 // Exit codes (scripts and systemd units rely on them):
 //   0   clean shutdown after SIGTERM/SIGINT (or --check-config/--help ok)
 //   1   runtime failure (the store unreachable at start, the port in use)
+//   70  an uncaught exception in any thread (EX_SOFTWARE; crash_handler.h)
 //   75  fenced: another process took this role over; systemd must not
 //       restart (RestartPreventExitStatus=75), so two owners never fight
 //   78  bad flags or configuration (EX_CONFIG)
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,13 +79,17 @@ struct DaemonSpec {
   // `log` sections.
   ConfigSchema role_schema;
   std::function<Result<std::unique_ptr<Role>>(const DaemonContext&)> open;
+  // Defaults of common keys this daemon sets otherwise ("server.max_streams"
+  // -> "10000" for tailerd).
+  std::map<std::string, std::string> server_defaults;
 };
 
 // The whole life of the process; returns the exit code for main().
 int run_daemon(int argc, char** argv, DaemonSpec spec);
 
 // The common sections, for tests and the `isle` CLI (store.* only).
-ConfigSchema common_schema(const std::string& default_listen);
+ConfigSchema common_schema(const std::string& default_listen,
+                           const std::map<std::string, std::string>& default_overrides = {});
 
 // A block-compression setting: the schema's choices, and the value of an
 // enum key declared with them ("none", "lz4", "zstd").
