@@ -7,9 +7,14 @@
 // end (its iterator pins the view), however long the client takes; mget
 // reads one view too.
 //
-// Scans stream: the iterator is positioned (and its first error caught)
-// on the worker before the 200 goes out; an error after that point ends
-// the stream with a last line {"error":{...}} (the status line is gone).
+// Scans and mgets stream without a thread of their own: the first step
+// (positioning the iterator, the first keys of an mget) runs on the
+// handler's worker, so an early error is a proper status; then chunks of
+// about 64 KiB are pulled on a stream worker each time the client has
+// drained the queue to a quarter of server.max_stream_buffer_bytes. An
+// error after the 200 ends the stream with a last line {"error":{...}}.
+// An mget names at most reader.max_mget_keys keys (413 too_many_keys,
+// counted before parsing).
 #include "reader_role.h"
 
 #include <nlohmann/json.hpp>
@@ -25,7 +30,25 @@ using namespace isle::server;
 
 namespace {
 
-constexpr size_t kScanChunkBytes = 64 * 1024;
+// A streamed answer (scan, mget) writes about this much per step.
+constexpr size_t kChunkBytes = 64 * 1024;
+// mget reads this many keys per step, all from one pinned view.
+constexpr size_t kMgetKeysPerStep = 64;
+// An mget names at most reader.max_mget_keys keys; 16 MiB of NDJSON
+// covers 10,000 keys of up to ~1.5 KiB each.
+constexpr uint64_t kMgetBodyBytes = 16ull << 20;
+
+size_t count_lines(std::string_view body) {
+  size_t n = 0;
+  size_t start = 0;
+  while (start < body.size()) {
+    size_t end = body.find('\n', start);
+    if (end == std::string_view::npos) end = body.size();
+    if (body.substr(start, end - start).find_first_not_of(" \t\r") != std::string_view::npos) n++;
+    start = end + 1;
+  }
+  return n;
+}
 
 // The smallest key greater than every key starting with `prefix`, or
 // nullopt when there is none (all 0xff bytes).
@@ -44,7 +67,8 @@ std::optional<std::string> prefix_end(std::string prefix) {
 class ReaderRole final : public server::Role {
  public:
   ReaderRole(const DaemonContext& ctx, std::unique_ptr<Reader> reader)
-      : ctx_(ctx), reader_(std::move(reader)) {
+      : ctx_(ctx), reader_(std::move(reader)),
+        max_mget_keys_(static_cast<size_t>(ctx.config->get_int("reader.max_mget_keys"))) {
     Reader* r = reader_.get();
     register_reader_metrics(*ctx.metrics, [r] { return r->stats(); }, [r] { return r->manifest(); });
     scanned_ = &ctx.metrics->counter("isle_reader_scanned_keys_total", "keys sent by scans");
@@ -52,21 +76,23 @@ class ReaderRole final : public server::Role {
 
   void add_routes(Router& router) override {
     router.add("GET", "/v1/kv/*", [this](const HttpRequest& r) { return get(r); },
-               {.name = "/v1/kv"});
-    router.add("POST", "/v1/mget", [this](const HttpRequest& r) { return mget(r); });
-    router.add("GET", "/v1/scan", [this](const HttpRequest& r) { return scan(r); });
+               {.scope = Scope::kRead, .name = "/v1/kv"});
+    router.add("POST", "/v1/mget", [this](const HttpRequest& r) { return mget(r); },
+               {.takes_body = true, .max_body_bytes = kMgetBodyBytes, .scope = Scope::kRead});
+    router.add("GET", "/v1/scan", [this](const HttpRequest& r) { return scan(r); },
+               {.scope = Scope::kRead});
     router.add("GET", "/v1/manifest", [this](const HttpRequest&) {
       nlohmann::json j;
       manifest_to_json(reader_->manifest(), j);
       return HttpResponse::json(200, j.dump());
-    });
+    }, {.scope = Scope::kRead});
     router.add("POST", "/v1/refresh", [this](const HttpRequest&) {
       Status s = reader_->refresh();
       if (!s.ok()) return error_response(s);
       auto m = reader_->manifest();
       return HttpResponse::json(200, R"({"log_position":)" + std::to_string(m.log_position) +
                                          R"(,"last_seq":)" + std::to_string(m.last_seq) + "}");
-    });
+    }, {.scope = Scope::kRead});
   }
 
   bool ready() const override { return true; }
@@ -101,6 +127,14 @@ class ReaderRole final : public server::Role {
   }
 
   HttpResponse mget(const HttpRequest& r) {
+    // Counted before anything is parsed: the cost of a refused request
+    // does not grow with it.
+    if (size_t n = count_lines(r.body); n > max_mget_keys_) {
+      return HttpResponse::error(413, "too_many_keys",
+                                 "an mget names at most " + std::to_string(max_mget_keys_) +
+                                     " keys (reader.max_mget_keys); this one names " +
+                                     std::to_string(n));
+    }
     auto lines = parse_ndjson(r.body);
     if (!lines.ok()) return error_response(lines.status());
     std::vector<std::string> keys;
@@ -113,18 +147,68 @@ class ReaderRole final : public server::Role {
       }
       keys.push_back(std::move(**k));
     }
-    auto values = reader_->multi_get(keys);
-    if (!values.ok()) return error_response(values.status());
-    std::string body;
-    for (size_t i = 0; i < keys.size(); i++) {
-      nlohmann::json j;
-      put_bytes(j, "key", keys[i]);
-      j["found"] = (*values)[i].has_value();
-      if ((*values)[i]) put_bytes(j, "value", *(*values)[i]);
-      body += j.dump();
-      body += '\n';
-    }
-    return HttpResponse::text(200, std::move(body), "application/x-ndjson");
+    lines->clear();
+    // The answer streams: values are read a few keys at a time, all from
+    // one pinned view, as the client drains the socket, so memory does not
+    // grow with the number or the size of the values. The first step runs
+    // here, so a store error before any byte went out is a proper status.
+    std::shared_ptr<const Reader::Snapshot> snap = reader_->snapshot();
+    auto first = snap->multi_get(std::vector<std::string>(
+        keys.begin(), keys.begin() + static_cast<long>(std::min(keys.size(), kMgetKeysPerStep))));
+    if (!first.ok()) return error_response(first.status());
+    struct State {
+      std::vector<std::string> keys;
+      size_t next = 0;
+      std::optional<std::vector<std::optional<std::string>>> first;
+      std::string carry;  // a chunk the queue had no room for yet
+    };
+    auto st = std::make_shared<State>();
+    st->keys = std::move(keys);
+    st->first = std::move(*first);
+    HttpResponse resp;
+    resp.content_type = "application/x-ndjson";
+    resp.stream = pull_stream([st, snap](StreamSink& out) {
+      if (!st->carry.empty()) {
+        if (!out.write(st->carry)) return true;  // wait for the queue to drain
+        st->carry.clear();
+      }
+      std::string buf;
+      while (st->next < st->keys.size() && buf.size() < kChunkBytes) {
+        const size_t n = std::min(kMgetKeysPerStep, st->keys.size() - st->next);
+        Result<std::vector<std::optional<std::string>>> values = Status::OK();
+        if (st->first) {
+          values = std::move(*st->first);
+          st->first.reset();
+        } else {
+          values = snap->multi_get(std::vector<std::string>(
+              st->keys.begin() + static_cast<long>(st->next),
+              st->keys.begin() + static_cast<long>(st->next + n)));
+        }
+        if (!values.ok()) {
+          nlohmann::json e;
+          e["error"]["code"] = "mget_failed";
+          e["error"]["message"] = values.status().to_string();
+          out.end(buf + e.dump() + "\n");
+          return false;  // (pull_stream's end() after this is a no-op)
+        }
+        for (size_t i = 0; i < n; i++) {
+          nlohmann::json j;
+          put_bytes(j, "key", st->keys[st->next + i]);
+          j["found"] = (*values)[i].has_value();
+          if ((*values)[i]) put_bytes(j, "value", *(*values)[i]);
+          buf += j.dump();
+          buf += '\n';
+        }
+        st->next += n;
+      }
+      if (st->next == st->keys.size()) {
+        out.end(buf);
+        return false;
+      }
+      if (!out.write(buf)) st->carry = std::move(buf);
+      return true;
+    });
+    return resp;
   }
 
   HttpResponse scan(const HttpRequest& r) {
@@ -148,41 +232,59 @@ class ReaderRole final : public server::Role {
     if (!it->status().ok()) return error_response(it->status());
     HttpResponse resp;
     resp.content_type = "application/x-ndjson";
-    resp.stream = [it, max, counter = scanned_](StreamWriter& out) {
+    // Pulled in chunks of about kChunkBytes as the client drains the
+    // socket; the iterator pins one view for the whole scan.
+    struct ScanState {
+      uint64_t sent = 0;
+      std::string carry;  // a chunk the queue had no room for yet
+    };
+    auto st = std::make_shared<ScanState>();
+    resp.stream = pull_stream([it, max, st, counter = scanned_](StreamSink& out) {
+      if (!st->carry.empty()) {
+        if (!out.write(st->carry)) return true;  // wait for the queue to drain
+        st->carry.clear();
+      }
       std::string buf;
       uint64_t n = 0;
-      for (; it->valid() && (max == 0 || n < max); it->next(), n++) {
+      for (; it->valid() && (max == 0 || st->sent + n < max) && buf.size() < kChunkBytes;
+           it->next(), n++) {
         nlohmann::json j;
         put_bytes(j, "key", it->key());
         put_bytes(j, "value", it->value());
         buf += j.dump();
         buf += '\n';
-        if (buf.size() >= kScanChunkBytes) {
-          if (!out.write(buf)) return;
-          buf.clear();
-        }
       }
+      st->sent += n;
       counter->inc(static_cast<double>(n));
-      if (!it->status().ok()) {
-        spdlog::warn("scan stopped: {}", it->status().to_string());
-        nlohmann::json e;
-        e["error"]["code"] = "scan_failed";
-        e["error"]["message"] = it->status().to_string();
-        buf += e.dump();
-        buf += '\n';
+      const bool more = it->valid() && (max == 0 || st->sent < max);
+      if (!more) {
+        if (!it->status().ok()) {
+          spdlog::warn("scan stopped: {}", it->status().to_string());
+          nlohmann::json e;
+          e["error"]["code"] = "scan_failed";
+          e["error"]["message"] = it->status().to_string();
+          buf += e.dump();
+          buf += '\n';
+        }
+        out.end(buf);
+        return false;
       }
-      if (!buf.empty()) out.write(buf);
-    };
+      if (!out.write(buf)) st->carry = std::move(buf);
+      return true;
+    });
     return resp;
   }
 
   DaemonContext ctx_;
   std::unique_ptr<Reader> reader_;
   Counter* scanned_ = nullptr;
+  const size_t max_mget_keys_ = 10'000;
 };
 
 Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
-  ReaderOptions o = reader_options(ctx, "reader");
+  auto options = reader_options(ctx, "reader");
+  if (!options.ok()) return options.status();
+  ReaderOptions o = std::move(*options);
   auto r = Reader::open(ctx.store, o);
   if (!r.ok()) return r.status();
   auto m = (*r)->manifest();
@@ -199,6 +301,10 @@ DaemonSpec spec() {
   s.role = "reader";
   s.default_listen = "127.0.0.1:7002";
   add_reader_keys(s.role_schema, "reader", "1s");
+  s.role_schema.add({.path = "reader.max_mget_keys", .type = server::ConfigType::kInt,
+                     .default_value = "10000",
+                     .help = "keys one POST /v1/mget may name (413 too_many_keys beyond)",
+                     .min = 1, .max = 1'000'000});
   s.open = open_role;
   return s;
 }

@@ -105,6 +105,18 @@ class Reader {
   Result<std::optional<std::string>> get(std::string_view key);
   // One result per key, in order, all from one view.
   Result<std::vector<std::optional<std::string>>> multi_get(const std::vector<std::string>& keys);
+
+  // The current view, pinned: point reads through it all see the same
+  // data however many calls they take (a long mget answered in chunks).
+  // It keeps that view's tables alive while it lives; it must not outlive
+  // this Reader.
+  class Snapshot {
+   public:
+    virtual ~Snapshot() = default;
+    virtual Result<std::vector<std::optional<std::string>>> multi_get(
+        const std::vector<std::string>& keys) const = 0;
+  };
+  std::unique_ptr<Snapshot> snapshot() const;
   // Every live key in [min, max) (an empty max = no upper bound).
   Result<std::vector<KeyValue>> scan(std::string_view min, std::string_view max);
   Result<std::vector<KeyValue>> scan_limit(std::string_view min, std::string_view max,

@@ -446,6 +446,39 @@ Result<std::vector<std::optional<std::string>>> Reader::multi_get(
   return out;
 }
 
+namespace {
+
+class PinnedSnapshot final : public Reader::Snapshot {
+ public:
+  PinnedSnapshot(const Reader::Impl* impl, std::shared_ptr<const View> view)
+      : impl_(impl), view_(std::move(view)) {}
+  Result<std::vector<std::optional<std::string>>> multi_get(
+      const std::vector<std::string>& keys) const override;
+
+ private:
+  const Reader::Impl* impl_;
+  std::shared_ptr<const View> view_;
+};
+
+}  // namespace
+
+std::unique_ptr<Reader::Snapshot> Reader::snapshot() const {
+  return std::make_unique<PinnedSnapshot>(impl_.get(), impl_->view());
+}
+
+Result<std::vector<std::optional<std::string>>> PinnedSnapshot::multi_get(
+    const std::vector<std::string>& keys) const {
+  auto* impl = const_cast<Reader::Impl*>(impl_);  // reads only; Impl's get is thread-safe
+  const int64_t now = impl->clock()->now_ms();
+  std::vector<std::optional<std::string>> out;
+  out.reserve(keys.size());
+  for (const auto& k : keys) {
+    ISLE_ASSIGN_OR_RETURN(auto value, impl->get(*view_, k, now));
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
 Result<std::vector<KeyValue>> Reader::scan(std::string_view min, std::string_view max) {
   return scan_limit(min, max, SIZE_MAX);
 }
