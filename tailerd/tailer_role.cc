@@ -1,15 +1,19 @@
-// tailerd's role glue: one TailingReader, one TailChannel per open stream.
+// tailerd's role glue: one TailingReader, one TailHub serving every tail
+// (tail_hub.h), no thread per stream.
 //
 // A stream's life:
-//   worker thread: parse the query, subscribe (the channel's own thread
-//       starts searching the cursor), wait briefly for the first event or
-//       error — an expired cursor answers 410 here, before any byte of a
-//       200 went out;
-//   stream thread: send the headers, then loop next(1 s): write what
-//       arrives (several events per chunk when they queue up), a
-//       heartbeat after tailer.heartbeat_interval of silence (SSE: a
-//       comment line; NDJSON: an empty line), and end when the client
-//       leaves, the server drains, or the tail fails (a last error event).
+//   worker thread: parse the query; for a resumed change tail check that
+//       its cursor can still be served (an expired one answers 410 here,
+//       before any byte of a 200 went out); HEAD stops here: headers
+//       only, nothing subscribed;
+//   I/O thread (on_open): subscribe to the hub: live at once (changes
+//       from now) or a catch-up job from the cursor;
+//   the hub queues events on the stream's sink; the server writes them as
+//       the socket drains; a heartbeat after tailer.heartbeat_interval of
+//       silence (SSE: a comment line; NDJSON: an empty line); the stream
+//       ends when the client leaves, the server drains, the tail fails (a
+//       last error event) or the client falls more than
+//       server.max_stream_buffer_bytes behind (error slow_consumer).
 // Exactly-once across reconnects is the client's cursor: `id:` (SSE) and
 // "seq" (NDJSON) carry the sequence; resuming with after_seq (or
 // Last-Event-ID) = the last one received skips nothing and repeats nothing.
@@ -24,6 +28,7 @@
 #include "server/api.h"
 #include "server/metrics.h"
 #include "server/reader_role_util.h"
+#include "tail_hub.h"
 
 namespace isle::tailerd {
 
@@ -31,41 +36,39 @@ using namespace isle::server;
 
 namespace {
 
-constexpr size_t kChunkBytes = 64 * 1024;
-constexpr size_t kChannelCapacity = 1024;
-
-std::string event_json(const ChangeEvent& e) {
-  nlohmann::json j;
-  j["seq"] = e.seq;
-  j["op"] = e.op == ChangeOp::kPut ? "put" : "delete";
-  put_bytes(j, "key", e.key);
-  if (e.op == ChangeOp::kPut) put_bytes(j, "value", e.value);
-  if (e.expires_at_ms) j["expires_at"] = *e.expires_at_ms;
-  return j.dump();
-}
-
-// One event in the stream's framing.
-void append_event(std::string& buf, const ChangeEvent& e, bool sse, bool with_id) {
-  if (sse) {
-    if (with_id) buf += "id: " + std::to_string(e.seq) + "\n";
-    buf += "data: " + event_json(e) + "\n\n";
-  } else {
-    buf += event_json(e) + "\n";
+// The hub's subscriber for one HTTP stream.
+class TailProducer final : public StreamProducer {
+ public:
+  TailProducer(TailHub& hub, TailOptions o, TailFormat f) : hub_(hub), o_(std::move(o)), f_(f) {}
+  void on_open(std::shared_ptr<StreamSink> sink) override {
+    std::lock_guard lk(mu_);
+    sub_ = hub_.subscribe(o_, f_, std::move(sink));
   }
-}
+  void on_writable(StreamSink&) override {
+    std::lock_guard lk(mu_);
+    if (sub_) hub_.writable(sub_);
+  }
+  void on_close() override {
+    std::lock_guard lk(mu_);
+    if (sub_) hub_.unsubscribe(sub_);
+    sub_.reset();
+  }
 
-void append_error(std::string& buf, const Status& s, bool sse) {
-  nlohmann::json j;
-  j["error"]["code"] = s.is_change_cursor_expired() ? "cursor_expired" : "tail_failed";
-  j["error"]["message"] = s.to_string();
-  buf += sse ? "event: error\ndata: " + j.dump() + "\n\n" : j.dump() + "\n";
-}
+ private:
+  TailHub& hub_;
+  const TailOptions o_;
+  const TailFormat f_;
+  std::mutex mu_;
+  std::shared_ptr<TailHub::Subscriber> sub_;
+};
 
 class TailerRole final : public server::Role {
  public:
   TailerRole(const DaemonContext& ctx, std::unique_ptr<TailingReader> tailer)
       : ctx_(ctx), tailer_(std::move(tailer)),
-        heartbeat_(ctx.config->get_duration("tailer.heartbeat_interval")) {
+        hub_(*tailer_, TailHubOptions{.heartbeat = ctx.config->get_duration("tailer.heartbeat_interval"),
+                                      .catchup_threads = static_cast<int>(
+                                          ctx.config->get_int("tailer.catchup_threads"))}) {
     TailingReader* t = tailer_.get();
     register_reader_metrics(*ctx.metrics, [t] { return t->reader_stats(); },
                             [t] { return t->manifest(); });
@@ -75,18 +78,27 @@ class TailerRole final : public server::Role {
     m.callback("isle_tailer_transient_errors_total", "store outages tails waited out", "counter",
                {}, [t] { return static_cast<double>(t->stats().transient_errors); });
     m.callback("isle_tailer_open_tails", "tails streaming now", "gauge", {},
-               [this] { return static_cast<double>(open_tails_.load()); });
+               [this] { return static_cast<double>(hub_.stats().subscribers); });
+    m.callback("isle_tailer_live_tails", "tails served by the hub's fan-out (not catching up)",
+               "gauge", {}, [this] { return static_cast<double>(hub_.stats().live); });
+    m.callback("isle_tailer_slow_consumers_total",
+               "tails ended because they fell server.max_stream_buffer_bytes behind", "counter",
+               {}, [this] { return static_cast<double>(hub_.stats().slow_consumers); });
+    m.callback("isle_tailer_catchup_jobs_total", "catch-up rounds run for resumed or lagging tails",
+               "counter", {}, [this] { return static_cast<double>(hub_.stats().catchup_jobs); });
+    hub_.start();
     m.callback("isle_tailer_last_refresh_age_seconds", "time since the last successful refresh",
                "gauge", {}, [this] { return refresh_age_seconds(); });
   }
 
   void add_routes(Router& router) override {
-    router.add("GET", "/v1/tail", [this](const HttpRequest& r) { return tail(r); });
+    router.add("GET", "/v1/tail", [this](const HttpRequest& r) { return tail(r); },
+               {.scope = Scope::kRead});
     router.add("GET", "/v1/manifest", [this](const HttpRequest&) {
       nlohmann::json j;
       manifest_to_json(tailer_->manifest(), j);
       return HttpResponse::json(200, j.dump());
-    });
+    }, {.scope = Scope::kRead});
   }
 
   bool ready() const override { return true; }
@@ -98,13 +110,14 @@ class TailerRole final : public server::Role {
     out["manifest_seq"] = m.log_position;
     out["last_seq"] = m.last_seq;
     out["data_seq"] = m.data_seq;
-    out["open_tails"] = open_tails_.load();
+    out["open_tails"] = hub_.stats().subscribers;
     out["events"] = tailer_->stats().events;
     out["last_refresh_age_seconds"] = refresh_age_seconds();
   }
 
-  // Ends every tail (channels report Aborted); the server drained first.
+  // Ends every tail (the server drained first), then the reader.
   Status shutdown() override {
+    hub_.stop();
     tailer_->stop();
     return Status::OK();
   }
@@ -154,65 +167,35 @@ class TailerRole final : public server::Role {
       return error_response(Status::InvalidArgument("after_key is for mode=keys"));
     }
 
-    auto ch = tailer_->subscribe(o, kChannelCapacity);
-    if (!ch.ok()) return error_response(ch.status());
-    std::shared_ptr<TailChannel> channel = std::move(*ch);
-    // A cursor that is already gone, or options the feed refuses, fail
-    // here with a proper status. Waiting longer only delays the headers.
-    auto first = channel->next(std::chrono::milliseconds(o.after_seq ? 500 : 50));
-    if (!first.ok()) return error_response(first.status());
+    // A cursor that is already gone fails here with a proper status.
+    // HEAD answers the headers alone: nothing is checked or subscribed.
+    if (r.method != "HEAD" && o.mode == TailMode::kChanges && o.after_seq) {
+      if (Status st = tailer_->check_cursor(*o.after_seq); !st.ok()) return error_response(st);
+    }
+    if (Status st = validate(o); !st.ok()) return error_response(st);
 
     HttpResponse resp;
     resp.content_type = sse ? "text/event-stream" : "application/x-ndjson";
     resp.headers.emplace_back("Cache-Control", "no-cache");
     resp.headers.emplace_back("X-Accel-Buffering", "no");  // nginx: do not buffer the stream
-    const bool with_id = o.mode == TailMode::kChanges;
-    resp.stream = [this, channel, first = std::move(*first), sse, with_id](StreamWriter& out) {
-      open_tails_++;
-      stream(out, *channel, first, sse, with_id);
-      channel->close();
-      open_tails_--;
-    };
+    resp.stream = std::make_shared<TailProducer>(hub_, o, TailFormat{sse, o.mode == TailMode::kChanges});
     return resp;
   }
 
-  void stream(StreamWriter& out, TailChannel& channel, const std::optional<ChangeEvent>& first,
-              bool sse, bool with_id) {
-    if (!out.begin()) return;
-    std::string buf;
-    if (first) append_event(buf, *first, sse, with_id);
-    auto last_write = std::chrono::steady_clock::now();
-    const auto tick = std::min(heartbeat_, std::chrono::milliseconds(1000));
-    while (!out.cancelled()) {
-      // Take what is queued without waiting, then wait a tick.
-      auto e = channel.next(buf.empty() ? tick : std::chrono::milliseconds(0));
-      if (!e.ok()) {
-        if (e.status().code() != Code::kAborted) append_error(buf, e.status(), sse);
-        if (!buf.empty()) out.write(buf);
-        return;
-      }
-      if (*e) {
-        append_event(buf, **e, sse, with_id);
-        if (buf.size() < kChunkBytes) continue;
-      }
-      const auto now = std::chrono::steady_clock::now();
-      if (buf.empty() && now - last_write >= heartbeat_) buf = sse ? ": heartbeat\n\n" : "\n";
-      if (!buf.empty()) {
-        if (!out.write(buf)) return;
-        buf.clear();
-        last_write = now;
-      }
-    }
+  static Status validate(const TailOptions& o) {
+    if (o.max_key && o.end_key) return Status::InvalidArgument("give end or max_key, not both");
+    return Status::OK();
   }
 
   DaemonContext ctx_;
   std::unique_ptr<TailingReader> tailer_;
-  std::chrono::milliseconds heartbeat_;
-  std::atomic<int> open_tails_{0};
+  TailHub hub_;  // last: stopped before the reader goes
 };
 
 Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
-  ReaderOptions o = reader_options(ctx, "tailer");
+  auto options = reader_options(ctx, "tailer");
+  if (!options.ok()) return options.status();
+  ReaderOptions o = std::move(*options);
   auto t = TailingReader::open(ctx.store, o);
   if (!t.ok()) return t.status();
   if (Status s = (*t)->start(); !s.ok()) return s;
@@ -231,6 +214,16 @@ DaemonSpec spec() {
                      .default_value = "15s",
                      .help = "a silent stream gets a heartbeat this often (SSE comment, NDJSON "
                              "empty line)"});
+  s.role_schema.add({.path = "tailer.catchup_threads", .type = server::ConfigType::kInt,
+                     .default_value = "2",
+                     .help = "threads replaying history for resumed or lagging tails (live tails "
+                             "need none)",
+                     .min = 1, .max = 64});
+  // A tailerd serves many long-lived streams: 10,000 by default, within
+  // the units' LimitNOFILE=65536 (two event loops share the writing).
+  s.server_defaults = {{"server.max_streams", "10000"},
+                       {"server.max_connections", "12000"},
+                       {"server.io_threads", "2"}};
   s.open = open_role;
   return s;
 }

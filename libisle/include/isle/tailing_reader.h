@@ -75,6 +75,9 @@ struct TailOptions {
 
 // Returns false to end the tail.
 using TailHandler = std::function<bool(const ChangeEvent&)>;
+// Hears a tail's cursor once it has delivered all its view holds; returns
+// false to end the tail (see TailingReader::tail).
+using CaughtUpHandler = std::function<bool(uint64_t cursor)>;
 
 // A consistent starting point for a materialised view: every live key of
 // the range as of one view, and the change-feed cursor of exactly that
@@ -154,9 +157,23 @@ class TailingReader {
   // waited out: the tail retries every refresh interval from the last
   // delivered event.
   Status tail(const TailOptions& options, const TailHandler& handler);
+  // The same, and after each round that delivered everything the current
+  // view holds, `caught_up` hears the tail's cursor (changes mode: every
+  // write up to it has been delivered or filtered out; keys mode: 0) and
+  // returns whether to go on waiting for news. Returning false ends the
+  // tail with OK. For consumers that serve many tails at once: a hub
+  // fanning one tail out, or a catch-up that hands over once it reaches
+  // the hub.
+  Status tail(const TailOptions& options, const TailHandler& handler,
+              const CaughtUpHandler& caught_up);
   // The same on a background thread, into a queue of `capacity` events.
   Result<std::unique_ptr<TailChannel>> subscribe(const TailOptions& options,
                                                  size_t capacity = 1024);
+  // Whether a changes-mode tail could resume after `after_seq` from the
+  // current view: OK, or ChangeCursorExpired when that history is gone
+  // (a server answers 410 before it starts streaming). Reads only what
+  // locating the cursor needs; starts nothing.
+  Status check_cursor(uint64_t after_seq);
   // A snapshot of the options' key range and the matching cursor.
   Result<Bootstrap> bootstrap(const TailOptions& range);
 

@@ -42,6 +42,7 @@
 #include "format/sst_reader.h"
 #include "format/sst_source.h"
 #include "lsm/reader_access.h"
+#include "lsm/sst_verify.h"
 #include "manifest/manifest_codec.h"
 #include "tail/key_range.h"
 #include "util/background_loop.h"
@@ -87,6 +88,13 @@ class TailingReader::Impl {
     reader_ = std::move(*r);
     store_ = ReaderAccess::store(*reader_);
     storage_ = ReaderAccess::manifest_storage(*reader_);
+    // The feed reads L0 SSTs itself, so it checks them as the Reader does.
+    verify_sha256_ = o_.verify_sst_sha256;
+    if (!o_.verify_public_key_pem.empty()) {
+      auto v = Ed25519Verifier::from_pem(o_.verify_public_key_pem);
+      if (!v.ok()) return v.status().with_context("tailing reader verify_public_key_pem");
+      verifier_ = std::move(*v);
+    }
     last_refresh_ms_ = clock_->now_ms();
     return Status::OK();
   }
@@ -153,10 +161,40 @@ class TailingReader::Impl {
   // ---- tails ----------------------------------------------------------------
 
   Status run_tail(const TailOptions& o, const TailHandler& handler,
-                  const std::atomic<bool>* cancel) {
+                  const std::atomic<bool>* cancel, const CaughtUpHandler* caught_up = nullptr) {
     ISLE_RETURN_IF_ERROR(validate(o));
-    Tail t{o, handler, cancel, current_stop_gen()};
+    Tail t{o, handler, cancel, current_stop_gen(), caught_up};
     return o.mode == TailMode::kChanges ? tail_changes(t) : tail_keys(t);
+  }
+
+  // locate() proves the log still covers the cursor; the first SST the
+  // resumed tail will read must still exist too (GC may have collected it
+  // while its log entry stays). An SST in the current view exists; any
+  // other one costs one HEAD.
+  Status check_cursor(uint64_t after_seq) {
+    auto st = ReaderAccess::state(*reader_);
+    ISLE_ASSIGN_OR_RETURN(uint64_t pos, locate(after_seq, *st));
+    // The first data entry from pos on is the first SST the tail reads.
+    for (; pos < st->next_pos; ++pos) {
+      ISLE_ASSIGN_OR_RETURN(std::optional<FeedEntry> fe, entry_at(pos, *st));
+      if (!fe) {
+        return Status::ChangeCursorExpired(log_key(pos) + " was collected: changes after seq " +
+                                           std::to_string(after_seq) + " are no longer kept");
+      }
+      if (!fe->data) continue;
+      auto live = [&](const SstMeta& m) { return m.id == fe->sst.id; };
+      if (std::any_of(st->l0.begin(), st->l0.end(), live)) return Status::OK();
+      const std::string key = sst_key(fe->sst.id);
+      auto h = store_->head(key);
+      if (h.ok()) return Status::OK();
+      if (h.status().is_not_found()) {
+        return Status::ChangeCursorExpired(key + " (published at " + log_key(pos) +
+                                           ") was collected: changes after seq " +
+                                           std::to_string(after_seq) + " are no longer kept");
+      }
+      return h.status().with_context("change feed checking " + key);
+    }
+    return Status::OK();
   }
 
   Result<Bootstrap> bootstrap(const TailOptions& range) {
@@ -194,6 +232,7 @@ class TailingReader::Impl {
     const TailHandler& handler;
     const std::atomic<bool>* cancel;
     uint64_t stop_gen;
+    const CaughtUpHandler* caught_up;  // may be null
   };
 
   uint64_t current_stop_gen() {
@@ -248,8 +287,10 @@ class TailingReader::Impl {
   // after the store's own retries (an outage) is waited out: the next
   // round starts again from the last delivered event, so nothing is lost
   // or repeated. Other errors end the tail.
+  // After a round that delivered all the view held, t.caught_up (if any)
+  // hears the tail's cursor and may end the tail.
   template <typename Step>
-  Status follow(const Tail& t, Step step) {
+  Status follow(const Tail& t, Step step, const uint64_t* cursor) {
     for (;;) {
       if (ended(t)) return Status::OK();
       const uint64_t seen = version();
@@ -259,6 +300,8 @@ class TailingReader::Impl {
       if (!s.ok()) {
         if (!s.is_retryable()) return s;
         transient_errors_++;
+      } else if (t.caught_up && !(*t.caught_up)(cursor ? *cursor : 0)) {
+        return Status::OK();
       }
       wait_for_news(t, s.ok() ? seen : version());
     }
@@ -283,7 +326,7 @@ class TailingReader::Impl {
         }
       }
       return it->status();
-    });
+    }, nullptr);
   }
 
   // -- changes mode --
@@ -321,11 +364,17 @@ class TailingReader::Impl {
         }
         ++*pos;
       }
+      // Every write of the view is behind the cursor now (also those the
+      // key filter skipped, and those of entries that were not data).
+      cursor = std::max(cursor, st->data_seq);
       return Status::OK();
-    });
+    }, &cursor);
   }
 
   // Delivers the entries of one L0 SST above *cursor, in sequence order.
+  // Under verify_sst_sha256 / verify_public_key_pem the object is checked
+  // like the Reader checks it before any entry is read: a mismatch ends the
+  // tail with Corruption and nothing of that SST is delivered.
   Status deliver_sst(const Tail& t, const KeyRange& kr, const SstMeta& m, uint64_t pos,
                      uint64_t* cursor, bool* go_on) {
     const std::string key = sst_key(m.id);
@@ -339,7 +388,14 @@ class TailingReader::Impl {
       return got.status().with_context("change feed reading " + key);
     }
     sst_reads_++;
-    if (got->data.size() != m.size) {
+    if (verifier_) {
+      Status s = verify_sst_signature(m, *verifier_);
+      if (!s.ok()) return s.with_context("change feed reading " + key);
+    }
+    if (verify_sha256_ || verifier_) {
+      Status s = verify_sst_bytes(m, got->data);
+      if (!s.ok()) return s.with_context("change feed reading " + key);
+    } else if (got->data.size() != m.size) {
       return Status::Corruption(key + ": size does not match the manifest");
     }
     auto sst = SstReader::open(std::make_shared<MemorySource>(std::move(got->data), key), {});
@@ -513,6 +569,8 @@ class TailingReader::Impl {
   std::unique_ptr<Reader> reader_;
   ObjectStorePtr store_;
   ManifestStoragePtr storage_;
+  std::optional<Ed25519Verifier> verifier_;  // set by open(); read-only after
+  bool verify_sha256_ = false;
 
   std::mutex mu_;  // version_, stop_gen_, last_self_refresh_
   std::condition_variable cv_;
@@ -644,6 +702,11 @@ Status TailingReader::tail(const TailOptions& options, const TailHandler& handle
   return impl_->run_tail(options, handler, nullptr);
 }
 
+Status TailingReader::tail(const TailOptions& options, const TailHandler& handler,
+                           const CaughtUpHandler& caught_up) {
+  return impl_->run_tail(options, handler, nullptr, &caught_up);
+}
+
 Result<std::unique_ptr<TailChannel>> TailingReader::subscribe(const TailOptions& options,
                                                               size_t capacity) {
   if (capacity == 0) return Status::InvalidArgument("subscribe: capacity must be at least 1");
@@ -652,6 +715,8 @@ Result<std::unique_ptr<TailChannel>> TailingReader::subscribe(const TailOptions&
   impl->start();
   return std::make_unique<TailChannel>(std::move(impl));
 }
+
+Status TailingReader::check_cursor(uint64_t after_seq) { return impl_->check_cursor(after_seq); }
 
 Result<Bootstrap> TailingReader::bootstrap(const TailOptions& range) {
   return impl_->bootstrap(range);
