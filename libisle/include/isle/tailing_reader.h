@@ -8,7 +8,9 @@
 //     every version, also those a later write or compaction shadowed.
 //     History is kept as long as the garbage collector's change_retention
 //     (GcOptions): a cursor older than that gets ChangeCursorExpired,
-//     never a silent gap. bootstrap() returns a consistent snapshot scan
+//     never a silent gap (an SST GC removed a moment ago may still be
+//     served, whole and verified, from the feed's small cache of recent
+//     SSTs: more history, never less). bootstrap() returns a consistent snapshot scan
 //     plus the cursor to continue from, for building materialised views.
 //   * kKeys: the keys of the current view in key order, resumed after a
 //     key (exclusive; the next key tried is k + 0x00, so "a", "a\0" and
@@ -112,6 +114,7 @@ struct TailingReaderStats {
   uint64_t log_entries_read = 0;   // log entries the feed fetched itself
   uint64_t log_entries_cached = 0; // served from what the reader replayed
   uint64_t sst_reads = 0;          // L0 SSTs fetched for the change feed
+  uint64_t sst_cache_hits = 0;     // ... served from the last few fetched
   uint64_t events = 0;             // events delivered, all tails together
   uint64_t cursor_searches = 0;    // resumes that searched the log
   uint64_t transient_errors = 0;   // store outages a tail waited out

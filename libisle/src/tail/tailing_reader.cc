@@ -34,6 +34,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <list>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -69,6 +70,8 @@ FeedEntry feed_entry(const LogEntry& e, bool valid) {
 }
 
 constexpr size_t kEntryCacheSize = 4096;
+// Verified L0 SST bytes the change feed keeps (see fetch_sst).
+constexpr size_t kSstCacheBytes = 32u << 20;
 
 }  // namespace
 
@@ -152,6 +155,7 @@ class TailingReader::Impl {
     s.log_entries_read = log_reads_;
     s.log_entries_cached = log_cached_;
     s.sst_reads = sst_reads_;
+    s.sst_cache_hits = sst_cache_hits_;
     s.events = events_;
     s.cursor_searches = searches_;
     s.transient_errors = transient_errors_;
@@ -371,19 +375,28 @@ class TailingReader::Impl {
     }, &cursor);
   }
 
-  // Delivers the entries of one L0 SST above *cursor, in sequence order.
-  // Under verify_sst_sha256 / verify_public_key_pem the object is checked
-  // like the Reader checks it before any entry is read: a mismatch ends the
-  // tail with Corruption and nothing of that SST is delivered.
-  Status deliver_sst(const Tail& t, const KeyRange& kr, const SstMeta& m, uint64_t pos,
-                     uint64_t* cursor, bool* go_on) {
-    const std::string key = sst_key(m.id);
+  // One L0 SST's bytes, verified (sha256 / signature as configured, else
+  // the size). The last few are kept (kSstCacheBytes): many tails
+  // resuming near the same cursor, or a hub and a catch-up reading the
+  // same new SST, cost one GET, not one each.
+  Result<std::shared_ptr<const std::string>> fetch_sst(const SstMeta& m, const std::string& key,
+                                                       uint64_t pos, uint64_t cursor) {
+    {
+      std::lock_guard lk(sst_cache_mu_);
+      for (auto it = sst_cache_.begin(); it != sst_cache_.end(); ++it) {
+        if (it->first != m.id) continue;
+        auto bytes = it->second;
+        sst_cache_.splice(sst_cache_.begin(), sst_cache_, it);  // most recent first
+        sst_cache_hits_++;
+        return bytes;
+      }
+    }
     auto got = store_->get(key);
     if (!got.ok()) {
       if (got.status().is_not_found()) {
         return Status::ChangeCursorExpired(key + " (published at " + log_key(pos) +
                                            ") was collected: changes after seq " +
-                                           std::to_string(*cursor) + " are no longer kept");
+                                           std::to_string(cursor) + " are no longer kept");
       }
       return got.status().with_context("change feed reading " + key);
     }
@@ -398,7 +411,28 @@ class TailingReader::Impl {
     } else if (got->data.size() != m.size) {
       return Status::Corruption(key + ": size does not match the manifest");
     }
-    auto sst = SstReader::open(std::make_shared<MemorySource>(std::move(got->data), key), {});
+    auto bytes = std::make_shared<const std::string>(std::move(got->data));
+    if (bytes->size() <= kSstCacheBytes / 4) {
+      std::lock_guard lk(sst_cache_mu_);
+      sst_cache_.emplace_front(m.id, bytes);
+      sst_cache_bytes_ += bytes->size();
+      while (sst_cache_bytes_ > kSstCacheBytes) {
+        sst_cache_bytes_ -= sst_cache_.back().second->size();
+        sst_cache_.pop_back();
+      }
+    }
+    return bytes;
+  }
+
+  // Delivers the entries of one L0 SST above *cursor, in sequence order.
+  // Under verify_sst_sha256 / verify_public_key_pem the object is checked
+  // like the Reader checks it before any entry is read: a mismatch ends the
+  // tail with Corruption and nothing of that SST is delivered.
+  Status deliver_sst(const Tail& t, const KeyRange& kr, const SstMeta& m, uint64_t pos,
+                     uint64_t* cursor, bool* go_on) {
+    const std::string key = sst_key(m.id);
+    ISLE_ASSIGN_OR_RETURN(std::shared_ptr<const std::string> bytes, fetch_sst(m, key, pos, *cursor));
+    auto sst = SstReader::open(std::make_shared<MemorySource>(std::move(bytes), key), {});
     if (!sst.ok()) return sst.status().with_context("change feed");
     struct Item {
       uint64_t seq;
@@ -582,7 +616,11 @@ class TailingReader::Impl {
   std::mutex cache_mu_;
   std::map<uint64_t, FeedEntry> cache_;
 
-  std::atomic<uint64_t> log_reads_{0}, log_cached_{0}, sst_reads_{0}, events_{0}, searches_{0},
+  std::mutex sst_cache_mu_;
+  std::list<std::pair<std::string, std::shared_ptr<const std::string>>> sst_cache_;  // newest first
+  size_t sst_cache_bytes_ = 0;
+
+  std::atomic<uint64_t> log_reads_{0}, log_cached_{0}, sst_reads_{0}, sst_cache_hits_{0}, events_{0}, searches_{0},
       transient_errors_{0};
 
   BackgroundLoop refresher_;  // last: stopped before the members it uses go
