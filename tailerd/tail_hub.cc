@@ -308,13 +308,26 @@ void TailHub::fan_out(std::vector<ChangeEvent>* batch, uint64_t fanned) {
       continue;
     }
     if (s->state != State::kLive) continue;
+    // One matching event (the common case) is written from the shared
+    // frame; several are joined into one chunk.
+    const std::string* only = nullptr;
     out.clear();
     for (const auto& it : frames.items) {
       if (it.seq <= s->cursor || !s->range.contains(it.key)) continue;
-      out += s->format.sse ? it.sse : it.ndjson;
+      const std::string& f = s->format.sse ? it.sse : it.ndjson;
+      if (only == nullptr && out.empty()) {
+        only = &f;
+        continue;
+      }
+      if (only != nullptr) {
+        out = *only;
+        only = nullptr;
+      }
+      out += f;
     }
-    if (!out.empty()) {
-      if (!s->sink->write(out)) {
+    const std::string& data = only != nullptr ? *only : out;
+    if (!data.empty()) {
+      if (!s->sink->write(data)) {
         if (!s->sink->closed()) slow.push_back(s.get());
         else end_locked(*s, {});
         continue;

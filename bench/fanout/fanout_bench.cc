@@ -15,6 +15,12 @@
 //
 //   isle_fanout_bench --tailer HOST:PORT --tailer-pid PID --writer HOST:PORT
 //                     [--n 10000] [--writes 20] [--ndjson]
+//   isle_fanout_bench --floor [--n 10000] [--writes 20] [--threads 2]
+//
+// --floor measures the physical floor on this machine with no IsleDB in
+// the way: `threads` threads send one small message on each of N accepted
+// loopback sockets (what tailerd's event loops do per write, minus
+// everything else) while this thread receives them as in the real run.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -32,6 +38,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -130,10 +137,77 @@ double pct(std::vector<double> v, double p) {
 
 }  // namespace
 
+// The floor: N loopback connections, `threads` senders, one receiver.
+int run_floor(int n, int writes, int threads) {
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (::bind(lfd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(lfd, 4096) != 0 ||
+      getsockname(lfd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    std::perror("listen");
+    return 1;
+  }
+  const Addr addr{"127.0.0.1", ntohs(sa.sin_port)};
+  int ep = epoll_create1(0);
+  std::vector<int> client(static_cast<size_t>(n)), server(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    client[static_cast<size_t>(i)] = connect_to(addr, false);
+    server[static_cast<size_t>(i)] = ::accept(lfd, nullptr, nullptr);
+    int one = 1;
+    setsockopt(server[static_cast<size_t>(i)], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(client[static_cast<size_t>(i)], F_SETFL, O_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = static_cast<uint32_t>(i);
+    epoll_ctl(ep, EPOLL_CTL_ADD, client[static_cast<size_t>(i)], &ev);
+  }
+  std::vector<double> start_last, first_last;
+  std::vector<epoll_event> evs(1024);
+  char buf[65536];
+  const std::string msg = "id: 12345\ndata: {\"seq\":12345,\"op\":\"put\",\"key\":\"fan-0\",\"value\":\"v\"}\n\n";
+  for (int w = 0; w < writes; ++w) {
+    const auto t0 = Clock::now();
+    std::vector<std::thread> senders;
+    for (int t = 0; t < threads; ++t) {
+      senders.emplace_back([&, t] {
+        for (int i = t; i < n; i += threads) (void)!::send(server[static_cast<size_t>(i)], msg.data(), msg.size(), MSG_NOSIGNAL);
+      });
+    }
+    int have = 0;
+    Clock::time_point first = Clock::time_point::max(), last{};
+    while (have < n) {
+      int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 1000);
+      const auto now = Clock::now();
+      for (int j = 0; j < k; ++j) {
+        ssize_t r = ::read(client[evs[static_cast<size_t>(j)].data.u32], buf, sizeof buf);
+        if (r > 0) {
+          ++have;
+          first = std::min(first, now);
+          last = std::max(last, now);
+        }
+      }
+      if (k <= 0) break;
+    }
+    for (auto& t : senders) t.join();
+    start_last.push_back(ms(last - t0));
+    first_last.push_back(ms(last - first));
+  }
+  std::printf("floor: %d loopback sockets, %d sender threads, %d rounds\n", n, threads, writes);
+  std::printf("send start -> last receiver  p50 %.1f ms  p99 %.1f ms\n", pct(start_last, 0.5), pct(start_last, 0.99));
+  std::printf("first -> last                p50 %.1f ms  p99 %.1f ms\n", pct(first_last, 0.5), pct(first_last, 0.99));
+  for (int i = 0; i < n; ++i) {
+    ::close(client[static_cast<size_t>(i)]);
+    ::close(server[static_cast<size_t>(i)]);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   std::string tailer_s, writer_s;
-  int tailer_pid = 0, n = 10000, writes = 20;
-  bool sse = true;
+  int tailer_pid = 0, n = 10000, writes = 20, threads = 2;
+  bool sse = true, floor = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return std::string(i + 1 < argc ? argv[++i] : ""); };
@@ -143,11 +217,18 @@ int main(int argc, char** argv) {
     else if (a == "--n") n = std::atoi(next().c_str());
     else if (a == "--writes") writes = std::atoi(next().c_str());
     else if (a == "--ndjson") sse = false;
+    else if (a == "--floor") floor = true;
+    else if (a == "--threads") threads = std::atoi(next().c_str());
     else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
     }
   }
+  rlimit lim{};
+  getrlimit(RLIMIT_NOFILE, &lim);
+  lim.rlim_cur = lim.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &lim);
+  if (floor) return run_floor(n, writes, threads);
   if (tailer_s.empty() || writer_s.empty() || tailer_pid <= 0) {
     std::fprintf(stderr, "usage: %s --tailer HOST:PORT --tailer-pid PID --writer HOST:PORT [--n N] [--writes K]\n", argv[0]);
     return 2;
@@ -183,11 +264,14 @@ int main(int argc, char** argv) {
     ++opened;
   }
   std::vector<epoll_event> evs(1024);
+  std::vector<uint32_t> touched;  // subscribers that received bytes this pump
   char buf[65536];
   auto pump = [&](int timeout_ms) {
+    touched.clear();
     int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), timeout_ms);
     const auto now = Clock::now();
     for (int j = 0; j < k; ++j) {
+      touched.push_back(evs[static_cast<size_t>(j)].data.u32);
       Sub& s = subs[evs[static_cast<size_t>(j)].data.u32];
       for (;;) {
         ssize_t r = ::read(s.fd, buf, sizeof buf);
@@ -234,7 +318,8 @@ int main(int argc, char** argv) {
     Clock::time_point first = Clock::time_point::max(), last{};
     for (auto deadline = acked + std::chrono::seconds(30); have < n && Clock::now() < deadline;) {
       pump(50);
-      for (auto& s : subs) {
+      for (uint32_t i : touched) {
+        Sub& s = subs[i];
         if (s.has || s.window.find(key) == std::string::npos) continue;
         s.has = true;
         ++have;

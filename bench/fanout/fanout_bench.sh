@@ -4,7 +4,9 @@
 # fan-out's own spread (first -> last subscriber), CPU per write. Runs 256
 # tails, then 10,000, against writerd + tailerd on a file:// bucket.
 # With a second build directory (an older commit), the 256-tail case runs
-# on both, interleaved, so before/after is a ratio from one run.
+# on both, interleaved, so before/after is a ratio from one run. Each round
+# also measures the floor: as many loopback sends and receives with no
+# IsleDB in the way (isle_fanout_bench --floor).
 #
 #   bench/fanout/fanout_bench.sh [BUILD_DIR [OLD_BUILD_DIR]]
 # Environment: WRITES (20 per case), ROUNDS (3; each figure: the median
@@ -43,5 +45,13 @@ for r in $(seq "$ROUNDS"); do
   echo "### round $r"
   [[ -n $old ]] && run_case "$old" 256 "before ($old)"
   run_case "$new" 256 "after ($new)"
-  if ((BIG > 0)); then run_case "$new" "$BIG" "after ($new)"; fi
+  if ((BIG > 0)); then
+    run_case "$new" "$BIG" "after ($new)"
+    # The floor: the same number of loopback sends and receives with no
+    # IsleDB at all (both ends in one process: 2 x 9,000 descriptors at
+    # most under the 20,000 limit).
+    floor_n=$((BIG < 9000 ? BIG : 9000))
+    echo "== floor: $floor_n loopback sockets"
+    "$bench" --floor --n "$floor_n" --writes "$WRITES" --threads 2
+  fi
 done

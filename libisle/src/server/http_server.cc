@@ -54,6 +54,7 @@ HttpServer::Impl::~Impl() {
   // io_contexts go first.
   accept_retry.reset();
   acceptor.reset();
+  for (auto& t : io) t->sweeper.reset();
   io.clear();
 }
 
@@ -145,6 +146,8 @@ Status HttpServer::Impl::open() {
   accept();
   for (auto& t : io) {
     IoThread* tp = t.get();
+    tp->sweeper = std::make_unique<asio::steady_timer>(tp->ioc);
+    start_sweeper(*tp);
     tp->guard.emplace(tp->ioc.get_executor());
     tp->thread = std::thread([tp] {
       for (;;) {
@@ -202,6 +205,38 @@ void HttpServer::Impl::on_accept(error_code ec, tcp::socket sock, IoThread& owne
 
 bool HttpServer::Impl::stopped_accepting_all() const { return stopping.load(); }
 
+void IoThread::schedule(std::weak_ptr<SessionBase> s) {
+  bool first = false;
+  {
+    std::lock_guard lk(ready_mu_);
+    first = ready_.empty();
+    ready_.push_back(std::move(s));
+  }
+  if (first) asio::post(ioc, [this] { run_ready(); });
+}
+
+void IoThread::run_ready() {
+  std::vector<std::weak_ptr<SessionBase>> batch;
+  {
+    std::lock_guard lk(ready_mu_);
+    batch.swap(ready_);
+  }
+  for (auto& w : batch) {
+    if (auto s = w.lock()) s->pump_stream();
+  }
+}
+
+void HttpServer::Impl::start_sweeper(IoThread& t) {
+  t.sweeper->expires_after(std::chrono::seconds(1));
+  t.sweeper->async_wait([this, &t](error_code ec) {
+    if (ec || stopping) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<SessionBase*> all(t.sessions.begin(), t.sessions.end());
+    for (SessionBase* s : all) s->sweep(now);
+    start_sweeper(t);
+  });
+}
+
 void HttpServer::Impl::run_on(IoThread& t, const std::function<void()>& f) {
   if (!t.thread.joinable() || t.ioc.get_executor().running_in_this_thread() || t.ioc.stopped()) {
     f();
@@ -253,6 +288,7 @@ void HttpServer::Impl::stop() {
     for (auto& t : io) {
       IoThread* tp = t.get();
       run_on(*tp, [tp] {
+        if (tp->sweeper) tp->sweeper->cancel();
         std::vector<SessionBase*> all(tp->sessions.begin(), tp->sessions.end());
         for (SessionBase* s : all) s->force_close();
       });

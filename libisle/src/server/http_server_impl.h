@@ -45,9 +45,17 @@ class SessionBase {
   virtual ~SessionBase() = default;
   virtual void force_close() = 0;  // stop(): close now
   virtual void drain() = 0;        // drain(): end a stream properly
+  virtual void pump_stream() = 0;  // the stream's queue has news
+  // Closes a stream whose write has been stuck past write_timeout.
+  virtual void sweep(std::chrono::steady_clock::time_point now) = 0;
 };
 
 // One I/O thread and the connections it owns.
+//
+// Streams with news are handed over in batches: a producer's write adds
+// the session to `ready` and posts one handler only when the list was
+// empty, so a fan-out to 10,000 streams costs a handful of posts (and
+// wake-ups of this thread), not 10,000.
 struct IoThread {
   // Declared first, destroyed last: sessions destroyed with the
   // io_context's queued handlers still erase themselves from it.
@@ -55,6 +63,16 @@ struct IoThread {
   boost::asio::io_context ioc{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard;
   std::thread thread;
+  // Closes stuck stream writes (one timer for all, not one per write).
+  std::unique_ptr<boost::asio::steady_timer> sweeper;
+
+  // Any thread: `s` has stream bytes or a writable call owed.
+  void schedule(std::weak_ptr<SessionBase> s);
+
+ private:
+  void run_ready();
+  std::mutex ready_mu_;
+  std::vector<std::weak_ptr<SessionBase>> ready_;
 };
 
 class HttpServer::Impl {
@@ -109,6 +127,7 @@ class HttpServer::Impl {
   // Runs f on `t`'s thread and waits (inline when that thread is not
   // running or is the caller).
   void run_on(IoThread& t, const std::function<void()>& f);
+  void start_sweeper(IoThread& t);
   bool stopped_accepting_all() const;
 };
 

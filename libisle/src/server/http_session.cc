@@ -208,6 +208,15 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     if (st_) st_->end();
   }
 
+  void pump_stream() override { pump(); }
+
+  void sweep(Clock::time_point now) override {
+    if (writing_ && !closed_ && now - write_started_ > srv_.opt.write_timeout) {
+      error_code ignored;
+      socket().close(ignored);  // the write fails and the stream ends
+    }
+  }
+
  private:
   static Stream make_stream(Impl& srv, tcp::socket sock) {
     if constexpr (kTls) {
@@ -530,13 +539,10 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
     status_ = res.status;
     close_after_ = !keep_alive_ || srv_.draining;
-    std::weak_ptr<Session> weak = this->weak_from_this();
-    asio::io_context& ioc = io_.ioc;
-    auto st = std::make_shared<StreamState>(srv_.opt.max_stream_buffer_bytes, [weak, &ioc] {
-      asio::post(ioc, [weak] {
-        if (auto s = weak.lock()) s->pump();
-      });
-    });
+    std::weak_ptr<SessionBase> weak = this->weak_from_this();
+    IoThread& io = io_;
+    auto st = std::make_shared<StreamState>(srv_.opt.max_stream_buffer_bytes,
+                                            [weak, &io] { io.schedule(weak); });
     st_ = st;
     producer_ = std::move(res.stream);
     ++*srv_.open_streams;
@@ -565,11 +571,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     if (closed_) st_->mark_gone();
     st_->take(&out_);
     if (!out_.empty()) {
+      // No timer per write: the I/O thread's sweeper closes a write stuck
+      // past write_timeout (timer operations per write cost more than the
+      // write itself when thousands of streams get one event).
       writing_ = true;
-      arm(srv_.opt.write_timeout, true);
+      write_started_ = Clock::now();
       asio::async_write(stream_, asio::buffer(out_), [self = this->shared_from_this()](error_code ec, size_t n) {
         self->writing_ = false;
-        self->disarm();
         self->bytes_sent_ += n;
         if (!self->st_) return;
         self->st_->wrote();
@@ -752,6 +760,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   std::shared_ptr<StreamProducer> producer_;  // its producer
   std::shared_ptr<Session> hold_;             // self while streaming (see top)
   bool writing_ = false;                       // a stream write is in flight
+  Clock::time_point write_started_;            // ... since then
   bool stream_counted_ = false;
 };
 
