@@ -4,6 +4,7 @@
 // error messages never include the key text; every returned string is made
 // of request data, the account name and HMAC outputs.
 #include "cloud/azure_auth.h"
+#include "util/ascii.h"
 
 #include <openssl/crypto.h>
 
@@ -22,7 +23,6 @@ constexpr const char* kWeekdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "
 constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -38,13 +38,6 @@ std::string_view trim_ws(std::string_view s) {
   return s;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
 
 // Trimmed, with runs of linear whitespace outside double-quoted strings
 // replaced by one space (the documented CanonicalizedHeaders rule).
@@ -71,7 +64,7 @@ std::string standard_header(const HttpHeaders& headers, std::string_view name) {
   std::string out;
   bool found = false;
   for (const auto& [n, v] : headers) {
-    if (!iequals(trim_ws(n), name)) continue;
+    if (!ascii_iequals(trim_ws(n), name)) continue;
     if (found) out.push_back(',');
     out += trim_ws(v);
     found = true;

@@ -8,6 +8,7 @@
 #include <utility>  // before Asio (GCC 12 + Boost 1.74: std::exchange)
 
 #include "cloud/http_client.h"
+#include "util/ascii.h"
 
 #include <poll.h>
 
@@ -39,16 +40,6 @@ using boost::system::error_code;
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 bool valid_token(std::string_view s) {
   if (s.empty()) return false;
@@ -77,7 +68,7 @@ std::string describe(const error_code& ec) {
 
 const std::string* find_header(const HttpHeaders& headers, std::string_view name) {
   for (const auto& [k, v] : headers) {
-    if (iequals(k, name)) return &v;
+    if (ascii_iequals(k, name)) return &v;
   }
   return nullptr;
 }
@@ -298,8 +289,8 @@ struct HttpClient::Impl {
     bool host_set = false;
     if (r.headers != nullptr) {
       for (const auto& [k, v] : *r.headers) {
-        if (iequals(k, "host")) host_set = true;
-        if (iequals(k, "content-length")) continue;  // derived from the body
+        if (ascii_iequals(k, "host")) host_set = true;
+        if (ascii_iequals(k, "content-length")) continue;  // derived from the body
         req.insert(boost::beast::string_view(k.data(), k.size()), boost::beast::string_view(v.data(), v.size()));
       }
     }

@@ -4,6 +4,7 @@
 // replaced (under the mutex) when another date is signed; every returned
 // string is built from public request data, the access key and HMAC outputs.
 #include "cloud/sigv4.h"
+#include "util/ascii.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -35,7 +36,6 @@ int hex_value(char c) {
   return -1;
 }
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 

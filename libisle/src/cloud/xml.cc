@@ -7,6 +7,7 @@
 // UTF-8 and XML character validity are checked once over the whole input
 // before parsing, so the parser itself only looks at ASCII syntax.
 #include "cloud/xml.h"
+#include "util/ascii.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -115,16 +116,6 @@ Status check_chars(std::string_view s, size_t base) {
   return Status::OK();
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 class Parser {
  public:
@@ -300,7 +291,7 @@ class Parser {
     p_ += 2;
     std::string_view target;
     ISLE_RETURN_IF_ERROR(parse_name(&target));
-    if (iequals(target, "xml")) {
+    if (ascii_iequals(target, "xml")) {
       return corrupt("XML declaration not at the start of the document", start);
     }
     if (!starts("?>") && !skip_space()) {
@@ -352,7 +343,7 @@ class Parser {
         }
         have_version = true;
       } else if (name == "encoding") {
-        if (!iequals(value, "utf-8") && !iequals(value, "utf8") && !iequals(value, "us-ascii")) {
+        if (!ascii_iequals(value, "utf-8") && !ascii_iequals(value, "utf8") && !ascii_iequals(value, "us-ascii")) {
           return corrupt("unsupported encoding '" + shown(value) + "'", attr_at);
         }
       } else if (name != "standalone") {

@@ -435,15 +435,7 @@ Result<std::optional<std::string>> Reader::get(std::string_view key) {
 
 Result<std::vector<std::optional<std::string>>> Reader::multi_get(
     const std::vector<std::string>& keys) {
-  auto v = impl_->view();
-  const int64_t now = impl_->clock()->now_ms();
-  std::vector<std::optional<std::string>> out;
-  out.reserve(keys.size());
-  for (const auto& k : keys) {
-    ISLE_ASSIGN_OR_RETURN(auto value, impl_->get(*v, k, now));
-    out.push_back(std::move(value));
-  }
-  return out;
+  return snapshot()->multi_get(keys);
 }
 
 namespace {

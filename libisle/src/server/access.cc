@@ -11,6 +11,7 @@
 // concurrent replace_tokens() can neither tear a lookup nor free the set
 // under it.
 #include "server/access.h"
+#include "util/ascii.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -27,15 +28,6 @@ namespace isle::server {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
@@ -122,7 +114,7 @@ HostParts split_host(std::string_view v) {
 // The token of "Bearer <token>", or "" when the header has another form.
 std::string_view bearer_token(std::string_view v) {
   constexpr std::string_view kScheme = "bearer ";
-  if (v.size() < kScheme.size() || !iequals(v.substr(0, kScheme.size()), kScheme)) return {};
+  if (v.size() < kScheme.size() || !ascii_iequals(v.substr(0, kScheme.size()), kScheme)) return {};
   v.remove_prefix(kScheme.size());
   return trim(v);
 }
@@ -164,7 +156,7 @@ std::string_view scope_name(Scope scope) {
 
 std::optional<Scope> parse_scope(std::string_view name) {
   for (Scope s : {Scope::kRead, Scope::kWrite, Scope::kAdmin, Scope::kMetrics}) {
-    if (iequals(name, scope_name(s))) return s;
+    if (ascii_iequals(name, scope_name(s))) return s;
   }
   return std::nullopt;
 }
@@ -312,7 +304,7 @@ std::shared_ptr<const TokenSet> AccessPolicy::tokens() const {
 
 bool AccessPolicy::origin_allowed(std::string_view origin) const {
   for (const std::string& o : allowed_origins_) {
-    if (iequals(origin, o)) return true;
+    if (ascii_iequals(origin, o)) return true;
   }
   return false;
 }
@@ -322,10 +314,10 @@ bool AccessPolicy::is_loopback_host(std::string_view host_header) {
   if (!h.ok) return false;
   if (h.bracketed) return is_loopback_ipv6(h.name);
   constexpr std::string_view kLocal = "localhost";
-  if (iequals(h.name, kLocal)) return true;
+  if (ascii_iequals(h.name, kLocal)) return true;
   // "app.localhost": a non-empty label, then ".localhost".
   if (h.name.size() > kLocal.size() + 1 && h.name[h.name.size() - kLocal.size() - 1] == '.' &&
-      h.name[0] != '.' && iequals(h.name.substr(h.name.size() - kLocal.size()), kLocal)) {
+      h.name[0] != '.' && ascii_iequals(h.name.substr(h.name.size() - kLocal.size()), kLocal)) {
     return true;
   }
   return is_loopback_ipv4(h.name);
@@ -335,14 +327,14 @@ bool AccessPolicy::host_allowed(std::string_view host_header) const {
   if (is_loopback_host(host_header)) return true;
   HostParts h = split_host(host_header);
   for (const std::string& a : allowed_hosts_) {
-    if (iequals(a, host_header)) return true;
+    if (ascii_iequals(a, host_header)) return true;
     if (!h.ok) continue;
     std::string_view entry = a;
     if (h.bracketed && entry.size() >= 2 && entry.front() == '[' && entry.back() == ']') {
       entry = entry.substr(1, entry.size() - 2);
     }
     if (!h.bracketed && !entry.empty() && entry.back() == '.') entry.remove_suffix(1);
-    if (iequals(entry, h.name)) return true;
+    if (ascii_iequals(entry, h.name)) return true;
   }
   return false;
 }

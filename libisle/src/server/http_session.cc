@@ -55,6 +55,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "server/http_stream.h"
+#include "util/ascii.h"
 #include "server/metrics.h"
 
 namespace isle::server {
@@ -82,15 +83,6 @@ constexpr size_t kBodyLineLimit = 8 * 1024;
 // Buffers above this are freed once idle.
 constexpr size_t kKeepCapacity = 4 * 1024;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 // A bounded label for metrics: clients choose the method string.
 std::string method_label(std::string_view m) {
@@ -122,8 +114,8 @@ std::string format_head(const HttpResponse& res, std::string_view connection,
   }
   for (const auto& [name, value] : res.headers) {
     // The server owns the framing headers.
-    if (!header_ok(name, value) || iequals(name, "content-length") ||
-        iequals(name, "transfer-encoding") || iequals(name, "connection")) {
+    if (!header_ok(name, value) || ascii_iequals(name, "content-length") ||
+        ascii_iequals(name, "transfer-encoding") || ascii_iequals(name, "connection")) {
       continue;
     }
     h += name + ": " + value + "\r\n";
@@ -374,7 +366,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     if (q != std::string::npos) req_.query = req_.target.substr(q + 1);
     for (const auto& field : msg) {
       std::string name(field.name_string());
-      for (char& c : name) c = lower(c);
+      for (char& c : name) c = ascii_lower(c);
       auto [it, inserted] = req_.headers.emplace(name, std::string(field.value()));
       if (!inserted) it->second += ", " + std::string(field.value());
     }
@@ -421,7 +413,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     buf_.max_size(std::max(buf_.size(), kBodyLineLimit));
     arm(srv_.opt.body_timeout, false);
     auto expect = req_.header("expect");
-    if (expect && iequals(*expect, "100-continue") && !http10_) {
+    if (expect && ascii_iequals(*expect, "100-continue") && !http10_) {
       out_ = "HTTP/1.1 100 Continue\r\n\r\n";
       asio::async_write(stream_, asio::buffer(out_), [self = this->shared_from_this()](error_code ec, size_t) {
         if (ec) return self->close_now();
