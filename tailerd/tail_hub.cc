@@ -58,6 +58,7 @@ class TailHub::Subscriber {
   std::optional<std::string> last_key;  // keys: the last key delivered
   bool job_queued = false;
   std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point waiting_since{};  // entered kWaitDrain
 };
 
 // One batch framed once per format: the fan-out copies bytes, it does
@@ -197,6 +198,7 @@ void TailHub::run_job(const std::shared_ptr<Subscriber>& s) {
         return false;
       }
       s->state = State::kWaitDrain;  // resumes from the cursor, e included
+      s->waiting_since = std::chrono::steady_clock::now();
       s->sink->request_writable();
       return false;
     }
@@ -208,6 +210,7 @@ void TailHub::run_job(const std::shared_ptr<Subscriber>& s) {
     }
     if (s->sink->buffered() > high_water) {
       s->state = State::kWaitDrain;
+      s->waiting_since = std::chrono::steady_clock::now();
       s->sink->request_writable();
       return false;
     }
@@ -299,7 +302,6 @@ void TailHub::fan_out(std::vector<ChangeEvent>* batch, uint64_t fanned) {
   batch->clear();
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lk(mu_);
-  std::vector<Subscriber*> slow;
   std::string out;
   for (auto& s : subs_) {
     if (s->state == State::kParked && fanned > fanned_) {
@@ -328,20 +330,22 @@ void TailHub::fan_out(std::vector<ChangeEvent>* batch, uint64_t fanned) {
     const std::string& data = only != nullptr ? *only : out;
     if (!data.empty()) {
       if (!s->sink->write(data)) {
-        if (!s->sink->closed()) slow.push_back(s.get());
-        else end_locked(*s, {});
+        if (s->sink->closed()) {
+          end_locked(*s, {});
+          continue;
+        }
+        // The queue is full: leave the fan-out with the cursor before this
+        // batch and replay from it once the queue drains (see tail_hub.h).
+        s->state = State::kWaitDrain;
+        s->waiting_since = now;
+        stats_.live--;
+        stats_.lagging++;
+        s->sink->request_writable();
         continue;
       }
       s->last_write = now;
     }
     s->cursor = std::max(s->cursor, fanned);
-  }
-  for (Subscriber* s : slow) {
-    stats_.slow_consumers++;
-    end_locked(*s, frame_error("slow_consumer",
-                               "this tail fell more than server.max_stream_buffer_bytes behind; "
-                               "resume with after_seq=" + std::to_string(s->cursor),
-                               s->format));
   }
   fanned_ = std::max(fanned_, fanned);
   stats_.fanouts++;
@@ -355,6 +359,15 @@ void TailHub::run_heartbeats() {
     if (stopping_) return;
     const auto now = std::chrono::steady_clock::now();
     for (auto& s : subs_) {
+      if (s->state == State::kWaitDrain && now - s->waiting_since > o_.slow_consumer_timeout) {
+        stats_.slow_consumers++;
+        end_locked(*s, frame_error("slow_consumer",
+                                   "this tail's queue (server.max_stream_buffer_bytes) has not "
+                                   "drained for tailer.slow_consumer_timeout; resume with after_seq=" +
+                                       std::to_string(s->cursor),
+                                   s->format));
+        continue;
+      }
       if (s->state == State::kDone || now - s->last_write < o_.heartbeat) continue;
       if (s->sink->buffered() == 0) (void)s->sink->write(frame_heartbeat(s->format));
       s->last_write = now;

@@ -29,10 +29,15 @@
 //   seq > its cursor, so nothing is repeated, and both checks happen under
 //   the mutex the fan-out holds, so nothing falls in between.
 //
-// Slow consumers: a live subscriber whose queue cannot take the next
-// batch (server.max_stream_buffer_bytes) gets a final error event
-// `slow_consumer` naming its cursor and is ended; it resumes with
-// after_seq = its last seq. Others are not affected.
+// Lagging and slow consumers: a live subscriber whose queue cannot take
+// the next batch (a burst larger than server.max_stream_buffer_bytes) is
+// not buffered further: it leaves the fan-out (kWaitDrain) and, once its
+// queue drains, replays from its cursor on the catch-up pool until it
+// rejoins. A client that reads at all rides out bursts this way, and its
+// memory stays within the queue bound. One that has not drained its queue
+// for slow_consumer_timeout gets a final error event `slow_consumer`
+// naming its cursor and is ended; it resumes with after_seq = its last
+// seq. Others are not affected.
 #pragma once
 
 #include <atomic>
@@ -70,12 +75,16 @@ struct TailHubOptions {
   int catchup_threads = 2;
   // The hub fans out at least this often while a large backlog streams in.
   size_t max_batch_bytes = 1 << 20;
+  // A subscriber whose full queue has not drained for this long is ended
+  // with slow_consumer.
+  std::chrono::milliseconds slow_consumer_timeout{30'000};
 };
 
 struct TailHubStats {
   uint64_t subscribers = 0;  // open now
   uint64_t live = 0;         // of which in the fan-out set
   uint64_t slow_consumers = 0;
+  uint64_t lagging = 0;      // left the fan-out on a full queue (total)
   uint64_t catchup_jobs = 0;
   uint64_t fanouts = 0;
   uint64_t hub_restarts = 0;

@@ -68,7 +68,9 @@ class TailerRole final : public server::Role {
       : ctx_(ctx), tailer_(std::move(tailer)),
         hub_(*tailer_, TailHubOptions{.heartbeat = ctx.config->get_duration("tailer.heartbeat_interval"),
                                       .catchup_threads = static_cast<int>(
-                                          ctx.config->get_int("tailer.catchup_threads"))}) {
+                                          ctx.config->get_int("tailer.catchup_threads")),
+                                      .slow_consumer_timeout = ctx.config->get_duration(
+                                          "tailer.slow_consumer_timeout")}) {
     TailingReader* t = tailer_.get();
     register_reader_metrics(*ctx.metrics, [t] { return t->reader_stats(); },
                             [t] { return t->manifest(); });
@@ -84,6 +86,9 @@ class TailerRole final : public server::Role {
     m.callback("isle_tailer_slow_consumers_total",
                "tails ended because they fell server.max_stream_buffer_bytes behind", "counter",
                {}, [this] { return static_cast<double>(hub_.stats().slow_consumers); });
+    m.callback("isle_tailer_lagging_total",
+               "times a tail left the fan-out on a full queue and replayed from its cursor",
+               "counter", {}, [this] { return static_cast<double>(hub_.stats().lagging); });
     m.callback("isle_tailer_catchup_jobs_total", "catch-up rounds run for resumed or lagging tails",
                "counter", {}, [this] { return static_cast<double>(hub_.stats().catchup_jobs); });
     hub_.start();
@@ -214,6 +219,10 @@ DaemonSpec spec() {
                      .default_value = "15s",
                      .help = "a silent stream gets a heartbeat this often (SSE comment, NDJSON "
                              "empty line)"});
+  s.role_schema.add({.path = "tailer.slow_consumer_timeout", .type = server::ConfigType::kDuration,
+                     .default_value = "30s",
+                     .help = "a tail whose full queue (server.max_stream_buffer_bytes) has not "
+                             "drained for this long gets a slow_consumer error and is closed"});
   s.role_schema.add({.path = "tailer.catchup_threads", .type = server::ConfigType::kInt,
                      .default_value = "2",
                      .help = "threads replaying history for resumed or lagging tails (live tails "
