@@ -379,6 +379,28 @@ int l0_count(HttpClient& reader) {
   return static_cast<int>(j["l0"].size());
 }
 
+// One value from /metrics (the sum over its label sets); -1 when absent.
+double metric_value(HttpClient& c, const std::string& name) {
+  HttpResult r = c.get("/metrics");
+  if (r.status != 200) {
+    ADD_FAILURE() << "GET /metrics -> " << r.describe();
+    return -1;
+  }
+  std::istringstream in(r.body);
+  std::string line;
+  double sum = 0;
+  bool found = false;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t end = line.find_first_of("{ ");
+    if (end == std::string::npos || line.compare(0, end, name) != 0 || end != name.size()) continue;
+    size_t sp = line.rfind(' ');
+    sum += std::strtod(line.c_str() + sp + 1, nullptr);
+    found = true;
+  }
+  return found ? sum : -1;
+}
+
 uint64_t status_number(HttpClient& c, const std::string& field) {
   HttpResult r = c.get("/v1/status");
   if (r.status != 200) {

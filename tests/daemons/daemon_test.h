@@ -92,6 +92,8 @@ std::string diff(const KVs& want, const KVs& got);
 KVs as_kvs(const Model& m);
 // GET /v1/manifest's "l0" size; -1 when absent.
 int l0_count(HttpClient& reader);
+// One value from GET /metrics (the sum over its label sets); -1 when absent.
+double metric_value(HttpClient& c, const std::string& name);
 // A number from GET /v1/status (0 when absent).
 uint64_t status_number(HttpClient& c, const std::string& field);
 

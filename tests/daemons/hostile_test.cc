@@ -269,27 +269,6 @@ std::string repeat_to(const std::string& unit, size_t size) {
   return out;
 }
 
-// One value from /metrics (the sum over its label sets); -1 when absent.
-double metric(HttpClient& c, const std::string& name) {
-  HttpResult r = c.get("/metrics");
-  if (r.status != 200) {
-    ADD_FAILURE() << "GET /metrics -> " << r.describe();
-    return -1;
-  }
-  std::istringstream in(r.body);
-  std::string line;
-  double sum = 0;
-  bool found = false;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    size_t end = line.find_first_of("{ ");
-    if (end == std::string::npos || line.compare(0, end, name) != 0 || end != name.size()) continue;
-    size_t sp = line.rfind(' ');
-    sum += std::strtod(line.c_str() + sp + 1, nullptr);
-    found = true;
-  }
-  return found ? sum : -1;
-}
 
 // ---- TLS ----------------------------------------------------------------------------
 
@@ -641,7 +620,7 @@ TEST_F(HostileSetupTest, HeadOnTailAnswersHeadersAndSubscribesNothing) {
     EXPECT_EQ(status_number(t, "open_tails"), 0u) << "HEAD /v1/tail left a tail open";
     std::this_thread::sleep_for(100ms);
   }
-  EXPECT_EQ(metric(t, "isle_http_open_streams"), 0) << "HEAD /v1/tail left a stream open";
+  EXPECT_EQ(metric_value(t, "isle_http_open_streams"), 0) << "HEAD /v1/tail left a stream open";
   // The kept-alive connection still carries requests, and a real tail works.
   EXPECT_EQ(t.get("/healthz").status, 200);
   auto s = HttpStream::open(tailer.address(), "/v1/tail");
@@ -677,7 +656,7 @@ TEST_F(HostileSetupTest, IdleUnauthenticatedSocketsAreCapped) {
   // A client that has shown its token keeps its connection.
   HttpClient ok = reader.client();
   ASSERT_EQ(ok.post("/v1/refresh").status, 200);
-  auto unauthenticated = [&] { return metric(ok, "isle_http_unauthenticated_connections"); };
+  auto unauthenticated = [&] { return metric_value(ok, "isle_http_unauthenticated_connections"); };
   ASSERT_TRUE(eventually([&] { return unauthenticated() == 0; }, 5s)) << unauthenticated();
 
   RssWatch w(reader.pid());
