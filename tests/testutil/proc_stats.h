@@ -15,6 +15,23 @@
 
 namespace isle::testing {
 
+// Whether a daemon's RSS measures what it holds. Not under AddressSanitizer:
+// its allocator keeps freed memory in a quarantine (256 MiB by default)
+// and pads every allocation, so a daemon that churns through buffers grows
+// whatever it retains. The release build asserts the memory bounds; the
+// sanitizer build runs the same attacks for memory errors and answers.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kRssIsMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kRssIsMeaningful = false;
+#else
+inline constexpr bool kRssIsMeaningful = true;
+#endif
+#else
+inline constexpr bool kRssIsMeaningful = true;
+#endif
+
 struct ProcStatus {
   int64_t rss_kib = 0;  // VmRSS
   int64_t hwm_kib = 0;  // VmHWM: the peak of VmRSS (since start or the last reset)
