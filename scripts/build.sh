@@ -5,6 +5,9 @@
 # only redo what changed, and ccache keeps clean rebuilds fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache keys on paths relative to the checkout, so a fresh clone in
+# another folder (CI's) reuses what an earlier build compiled.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 dir=${1:-build}
 shift || true
 if [[ ! -f "$dir/build.ninja" ]]; then

@@ -20,6 +20,8 @@ if ! command -v clang++ >/dev/null 2>&1 || ! command -v clang >/dev/null 2>&1; t
   exit 0
 fi
 
+# As in build.sh: ccache keys on paths relative to the checkout.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 dir=${FUZZ_BUILD_DIR:-build-fuzz}
 secs=${FUZZ_SECONDS:-60}
 if [[ ! -f "$dir/build.ninja" ]]; then
