@@ -33,6 +33,7 @@
 #include "manifest/manifest_log.h"
 #include "lsm/engine_store.h"
 #include "lsm/reader_access.h"
+#include "lsm/sst_verify.h"
 #include "util/background_loop.h"
 #include "util/hash.h"
 #include "util/signing.h"
@@ -60,20 +61,10 @@ struct TableOpener {
     }
     std::shared_ptr<RandomAccessSource> source;
     if (verify_sha256 || verifier) {
-      if (verifier) {
-        auto sig = from_hex(meta.sig);
-        if (meta.sig.empty() || !sig ||
-            !verifier->verify(sst_signature_message(meta.sha256), *sig)) {
-          return Status::Corruption("sst " + meta.id + ": " +
-                                    (meta.sig.empty() ? "no signature" : "invalid signature") +
-                                    " (verify_public_key_pem is set)");
-        }
-      }
+      if (verifier) ISLE_RETURN_IF_ERROR(verify_sst_signature(meta, *verifier));
       // Verified SSTs are read whole once and served from memory.
       ISLE_ASSIGN_OR_RETURN(GetResult whole, store->get(key));
-      if (whole.data.size() != meta.size || sha256_hex(whole.data) != meta.sha256) {
-        return Status::Corruption("sst " + meta.id + ": sha256 or size does not match the manifest");
-      }
+      ISLE_RETURN_IF_ERROR(verify_sst_bytes(meta, whole.data));
       source = std::make_shared<MemorySource>(std::move(whole.data), key);
     } else {
       source = std::make_shared<ObjectStoreSource>(store, key);
