@@ -160,19 +160,14 @@ class ReaderRole final : public server::Role {
       std::vector<std::string> keys;
       size_t next = 0;
       std::optional<std::vector<std::optional<std::string>>> first;
-      std::string carry;  // a chunk the queue had no room for yet
     };
     auto st = std::make_shared<State>();
     st->keys = std::move(keys);
     st->first = std::move(*first);
     HttpResponse resp;
     resp.content_type = "application/x-ndjson";
-    resp.stream = pull_stream([st, snap](StreamSink& out) {
-      if (!st->carry.empty()) {
-        if (!out.write(st->carry)) return true;  // wait for the queue to drain
-        st->carry.clear();
-      }
-      std::string buf;
+    resp.stream = pull_chunks([st, snap](std::string* out) {
+      std::string& buf = *out;
       while (st->next < st->keys.size() && buf.size() < kChunkBytes) {
         const size_t n = std::min(kMgetKeysPerStep, st->keys.size() - st->next);
         Result<std::vector<std::optional<std::string>>> values = Status::OK();
@@ -188,8 +183,8 @@ class ReaderRole final : public server::Role {
           nlohmann::json e;
           e["error"]["code"] = "mget_failed";
           e["error"]["message"] = values.status().to_string();
-          out.end(buf + e.dump() + "\n");
-          return false;  // (pull_stream's end() after this is a no-op)
+          buf += e.dump() + "\n";
+          return false;
         }
         for (size_t i = 0; i < n; i++) {
           nlohmann::json j;
@@ -201,12 +196,7 @@ class ReaderRole final : public server::Role {
         }
         st->next += n;
       }
-      if (st->next == st->keys.size()) {
-        out.end(buf);
-        return false;
-      }
-      if (!out.write(buf)) st->carry = std::move(buf);
-      return true;
+      return st->next < st->keys.size();
     });
     return resp;
   }
@@ -234,19 +224,11 @@ class ReaderRole final : public server::Role {
     resp.content_type = "application/x-ndjson";
     // Pulled in chunks of about kChunkBytes as the client drains the
     // socket; the iterator pins one view for the whole scan.
-    struct ScanState {
-      uint64_t sent = 0;
-      std::string carry;  // a chunk the queue had no room for yet
-    };
-    auto st = std::make_shared<ScanState>();
-    resp.stream = pull_stream([it, max, st, counter = scanned_](StreamSink& out) {
-      if (!st->carry.empty()) {
-        if (!out.write(st->carry)) return true;  // wait for the queue to drain
-        st->carry.clear();
-      }
-      std::string buf;
+    auto sent = std::make_shared<uint64_t>(0);
+    resp.stream = pull_chunks([it, max, sent, counter = scanned_](std::string* out) {
+      std::string& buf = *out;
       uint64_t n = 0;
-      for (; it->valid() && (max == 0 || st->sent + n < max) && buf.size() < kChunkBytes;
+      for (; it->valid() && (max == 0 || *sent + n < max) && buf.size() < kChunkBytes;
            it->next(), n++) {
         nlohmann::json j;
         put_bytes(j, "key", it->key());
@@ -254,9 +236,9 @@ class ReaderRole final : public server::Role {
         buf += j.dump();
         buf += '\n';
       }
-      st->sent += n;
+      *sent += n;
       counter->inc(static_cast<double>(n));
-      const bool more = it->valid() && (max == 0 || st->sent < max);
+      const bool more = it->valid() && (max == 0 || *sent < max);
       if (!more) {
         if (!it->status().ok()) {
           spdlog::warn("scan stopped: {}", it->status().to_string());
@@ -266,11 +248,8 @@ class ReaderRole final : public server::Role {
           buf += e.dump();
           buf += '\n';
         }
-        out.end(buf);
-        return false;
       }
-      if (!out.write(buf)) st->carry = std::move(buf);
-      return true;
+      return more;
     });
     return resp;
   }

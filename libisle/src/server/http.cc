@@ -73,6 +73,25 @@ std::shared_ptr<StreamProducer> pull_stream(std::function<bool(StreamSink&)> ste
   return std::make_shared<PullProducer>(std::move(step));
 }
 
+std::shared_ptr<StreamProducer> pull_chunks(std::function<bool(std::string*)> step) {
+  // The chunk the queue refused, kept for the next call (on_writable never
+  // runs twice at once for one stream, so no lock is needed).
+  auto carry = std::make_shared<std::string>();
+  return pull_stream([step = std::move(step), carry](StreamSink& out) {
+    if (!carry->empty()) {
+      if (!out.write(*carry)) return true;  // wait for the queue to drain
+      carry->clear();
+    }
+    std::string chunk;
+    if (!step(&chunk)) {
+      out.end(chunk);
+      return false;
+    }
+    if (!out.write(chunk)) *carry = std::move(chunk);
+    return true;
+  });
+}
+
 // ---- Router -------------------------------------------------------------------
 
 void Router::add(std::string method, std::string pattern, Handler handler, RouteOptions options) {

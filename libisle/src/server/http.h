@@ -98,6 +98,13 @@ class StreamProducer {
 // its final chunk, so the client sees a truncated body.
 std::shared_ptr<StreamProducer> pull_stream(std::function<bool(StreamSink&)> step);
 
+// A pull producer that only makes bytes: `step` appends its next chunk
+// (about 64 KiB) to *chunk and returns true while more will follow; after
+// it returns false the chunk is the body's last. A chunk the queue has no
+// room for yet is kept and sent once the queue drains, so the producer
+// never sees a refused write.
+std::shared_ptr<StreamProducer> pull_chunks(std::function<bool(std::string* chunk)> step);
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
