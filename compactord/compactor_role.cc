@@ -19,6 +19,7 @@
 #include "server/api.h"
 #include "server/cycle_runner.h"
 #include "server/metrics.h"
+#include "util/signing.h"
 
 namespace isle::compactord {
 
@@ -55,6 +56,7 @@ std::string gc_json(const GcReport& g) {
   j["delete_failures"] = g.delete_failures;
   j["pending_marks"] = g.pending_marks;
   j["log_position"] = g.log_position;
+  j["manifest_skipped"] = g.manifest_skipped;
   return j.dump();
 }
 
@@ -176,6 +178,28 @@ Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
     o.target_sst_size = c.get_size("compactor.target_sst_size");
     o.read_ahead_bytes = c.get_size("compactor.read_ahead");
     o.compression = server::compression_setting(c, "compactor.compression");
+    // Fail closed: a key file that was named but cannot be used stops the
+    // daemon (exit 2); it never means "no verification" or "unsigned".
+    if (auto path = c.get_string("compactor.verify_public_key_file"); !path.empty()) {
+      auto ring = Ed25519KeyRing::from_pem_file(path);
+      if (!ring.ok()) {
+        return Status::InvalidArgument("compactor.verify_public_key_file: " +
+                                       ring.status().message());
+      }
+      o.verify_public_key_pem = ring->public_keys_pem();
+    }
+    if (auto path = c.get_string("compactor.signing_key_file"); !path.empty()) {
+      auto signer = Ed25519Signer::from_pem_file(path);
+      if (!signer.ok()) {
+        return Status::InvalidArgument("compactor.signing_key_file: " + signer.status().message());
+      }
+      if (o.verify_public_key_pem.empty()) {
+        return Status::InvalidArgument(
+            "compactor.signing_key_file needs compactor.verify_public_key_file: outputs are "
+            "signed only when their inputs were verified");
+      }
+      o.signing_key_pem = signer->private_key_pem();
+    }
     auto r = Compactor::open(ctx.store, ctx.db, o);
     if (!r.ok()) return r.status();
     compactor = std::move(*r);
@@ -185,6 +209,8 @@ Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
   if (c.get_bool("gc.enabled")) {
     GcOptions g;
     g.prefix = ctx.db.prefix;
+    g.manifest_storage = ctx.db.manifest_storage;
+    g.mark_storage = ctx.db.gc_mark_storage;
     g.lease = ctx.db.lease;
     g.grace = c.is_set("gc.grace") ? c.get_duration("gc.grace") : ctx.db.gc_grace;
     g.change_retention = c.get_duration("gc.change_retention");
@@ -221,6 +247,12 @@ DaemonSpec spec() {
             .help = "inputs are fetched in chunks of this size (0 = a GET per block)"})
       .add({.path = "compactor.compression", .type = T::kEnum, .default_value = "lz4",
             .help = "output block compression", .choices = server::compression_choices()})
+      .add({.path = "compactor.signing_key_file", .type = T::kString,
+            .help = "Ed25519 private key (PKCS#8 PEM) that signs compaction outputs (unset = "
+                    "unsigned; needs compactor.verify_public_key_file)"})
+      .add({.path = "compactor.verify_public_key_file", .type = T::kString,
+            .help = "Ed25519 public keys (PEM, one or more): every input SST must carry a "
+                    "signature by one (unset = sha256 checks only)"})
       .add({.path = "gc.enabled", .type = T::kBool, .default_value = "true",
             .help = "collect unreferenced objects in this daemon"})
       .add({.path = "gc.interval", .type = T::kDuration, .default_value = "1m",

@@ -197,5 +197,57 @@ TEST_F(ConfigTest, UnusableVerifyPublicKeyFileExits78NamingTheKey) {
   EXPECT_TRUE(d.start());
 }
 
+// The same for compactord's two key files (issue 14): a named key file that
+// cannot be used stops it with 78 naming the key and the path; a signing
+// key without verify keys is refused; usable keys (the verify file holding
+// two public keys) start it.
+TEST_F(ConfigTest, CompactordUnusableKeyFilesExit78NamingTheKey) {
+  auto a = Ed25519Signer::generate();
+  auto b = Ed25519Signer::generate();
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto write_file = [&](const std::string& name, const std::string& text) {
+    std::string path = dir() + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  };
+  const std::string ring = write_file("ring.pem", a->public_key_pem() + b->public_key_pem());
+  const std::string priv = write_file("b.key", b->private_key_pem());
+  const std::string missing = dir() + "/no-such-key.pem";
+  const std::string garbage = write_file("garbage.pem", "this is not a key\n");
+  struct Case {
+    std::string what, key, path;
+    Settings extra;
+  };
+  const std::vector<Case> cases = {
+      {"missing verify file", "compactor.verify_public_key_file", missing, {}},
+      {"garbage verify file", "compactor.verify_public_key_file", garbage, {}},
+      {"private key as verify file", "compactor.verify_public_key_file", priv, {}},
+      {"missing signing file", "compactor.signing_key_file", missing,
+       {{"compactor.verify_public_key_file", ring}}},
+      {"public key as signing file", "compactor.signing_key_file", ring,
+       {{"compactor.verify_public_key_file", ring}}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    Settings values = c.extra;
+    values.emplace_back(c.key, c.path);
+    std::string cfg = write_config("compactord", values, "badkey");
+    ProgramRun r = run_capture(isle::testing::built_program("compactord"), {"--config", cfg}, dir(), 15s);
+    EXPECT_EQ(r.exit_code, 78) << r.output;
+    EXPECT_NE(r.output.find(c.key), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(c.path), std::string::npos) << r.output;
+  }
+  {
+    SCOPED_TRACE("signing without verifying");
+    std::string cfg = write_config("compactord", {{"compactor.signing_key_file", priv}}, "badkey");
+    ProgramRun r = run_capture(isle::testing::built_program("compactord"), {"--config", cfg}, dir(), 15s);
+    EXPECT_EQ(r.exit_code, 78) << r.output;
+    EXPECT_NE(r.output.find("compactor.verify_public_key_file"), std::string::npos) << r.output;
+  }
+  DaemonProcess& d = add("compactord", {},
+                         {{"compactor.verify_public_key_file", ring}, {"compactor.signing_key_file", priv}});
+  EXPECT_TRUE(d.start());
+}
+
 }  // namespace
 }  // namespace isle::daemontest

@@ -22,6 +22,20 @@
 // SST is built at a time while the previous one uploads.
 // Restartable at any instant: an interrupted compaction leaves only
 // uncommitted SSTs, which GC's orphan sweep removes.
+//
+// Integrity (docs/compaction.md, docs/format/signatures.md): every input
+// that is merged is hashed as it streams in and checked against its
+// manifest sha256 and size before the compaction commits (the scan's
+// unread remainder is read for it); with verify_public_key_pem every input,
+// merged or moved, must carry a valid signature by one of those keys; with
+// signing_key_pem every output is signed. A bad input fails the cycle with
+// Corruption and commits nothing (its uploaded outputs become orphans).
+//
+// LSN ranges (SstMeta::min_lsn/max_lsn): with lsn_extractor each output
+// gets the exact range of the keys it holds; without one, an output gets
+// the union of the ranges of the inputs it was merged from when every one
+// of them has a range (conservative: it may be wider than the keys left).
+// Moved inputs keep theirs.
 #pragma once
 
 #include <chrono>
@@ -73,6 +87,20 @@ struct CompactorOptions {
   // log_seq_start (0 = never).
   int snapshot_every = 64;
   std::chrono::milliseconds retry_backoff{50};
+  // Ed25519 private key (PKCS#8 PEM) that signs every output SST; empty =
+  // outputs unsigned. Requires verify_public_key_pem (signing what was not
+  // verified would vouch for whatever is in the bucket).
+  std::string signing_key_pem;
+  // Ed25519 public keys (one or more PUBLIC KEY PEM blocks, as
+  // ReaderOptions::verify_public_key_pem): every input must be signed by
+  // the key its sig_key_id names, which must be one of these or the
+  // public half of signing_key_pem (the compactor re-merges its own
+  // outputs); empty = no signature check (sha256 and size are checked
+  // either way).
+  std::string verify_public_key_pem;
+  // As WriterOptions::lsn_extractor: the LSN of a key, for exact LSN ranges
+  // on outputs (see above). May be empty.
+  LsnExtractor lsn_extractor;
   std::function<void(const CompactionInfo&)> on_start;
   std::function<void(const CompactionInfo&, const Status&)> on_end;
 };
@@ -92,6 +120,11 @@ class Compactor {
   // One cycle now: refresh, pick, merge, commit. Returns what it did (no
   // inputs = nothing to do). Fenced once another compactor took over.
   Result<CompactionInfo> run_compaction();
+
+  // Re-reads the manifest now, without compacting (a later run_compaction()
+  // refreshes again anyway). Fenced once another compactor took over;
+  // otherwise the refresh's error, if any. Serialized with cycles.
+  Status refresh();
 
   // Runs cycles every check_interval on a background thread until stop()
   // or until fenced (errors go to on_end).

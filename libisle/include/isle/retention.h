@@ -24,6 +24,10 @@
 //     segments always stay.
 // One cycle removes everything expired at its start with one log entry.
 //
+// LSN ranges: removing whole SSTs leaves the others' min_lsn/max_lsn as
+// they are, so the manifest's low_watermark_lsn (min over live SSTs) rises
+// as the oldest data goes; nothing is rewritten, so no extractor is needed.
+//
 // Caveat (as RocksDB's FIFO compaction): removing an old SST that held a
 // tombstone or the newest version of a key can make an older version of
 // that key, still held in an SST with a later max_write_ms, visible
@@ -131,6 +135,12 @@ class RetentionCompactor {
   // once another RetentionCompactor took over. Thread-safe; cycles are
   // serialized.
   Result<CleanupInfo> run_cleanup();
+
+  // Re-reads the manifest now, without removing anything (a later
+  // run_cleanup() refreshes again anyway). Fenced once another
+  // RetentionCompactor took over; otherwise the refresh's error, if any.
+  // Serialized with cycles; does not count as a cycle in stats().
+  Status refresh();
 
   // Runs a cycle every check_interval on a background thread until stop()
   // or until fenced. Idempotent.

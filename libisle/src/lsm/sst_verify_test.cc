@@ -21,8 +21,9 @@ struct Signed {
     meta.size = bytes.size();
     meta.sha256 = sha256_hex(bytes);
     meta.sig = to_hex(key.sign(sst_signature_message(meta.sha256)));
+    meta.sig_key_id = key.key_id();
   }
-  Ed25519Verifier verifier() const { return *Ed25519Verifier::from_pem(key.public_key_pem()); }
+  Ed25519KeyRing verifier() const { return *Ed25519KeyRing::from_pem(key.public_key_pem()); }
 };
 
 TEST(SstVerify, TheSignersKeyAcceptsAndAnythingElseIsCorruption) {
@@ -31,11 +32,28 @@ TEST(SstVerify, TheSignersKeyAcceptsAndAnythingElseIsCorruption) {
 
   auto other = Ed25519Signer::generate();
   ASSERT_TRUE(other.ok());
-  auto foreign_key = Ed25519Verifier::from_pem(other->public_key_pem());
+  auto foreign_key = Ed25519KeyRing::from_pem(other->public_key_pem());
   ASSERT_TRUE(foreign_key.ok());
   Status foreign = verify_sst_signature(s.meta, *foreign_key);
   EXPECT_EQ(foreign.code(), Code::kCorruption);
-  EXPECT_EQ(foreign.message(), "sst 0123abcd: invalid signature (verify_public_key_pem is set)");
+  EXPECT_EQ(foreign.message(), "sst 0123abcd: signed by key " + s.key.key_id() +
+                                   ", which is not among the verify keys (" + other->key_id() +
+                                   ")");
+
+  // A foreign key claiming the signer's key id: the signature decides.
+  SstMeta claims_other = s.meta;
+  claims_other.sig_key_id = other->key_id();
+  Status wrong = verify_sst_signature(claims_other, *foreign_key);
+  EXPECT_EQ(wrong.message(), "sst 0123abcd: invalid signature (verify_public_key_pem is set)");
+
+  // No key id (written before key ids were recorded): any key of the ring
+  // may verify it, none else.
+  SstMeta no_id = s.meta;
+  no_id.sig_key_id.clear();
+  auto both = Ed25519KeyRing::from_pem(other->public_key_pem() + s.key.public_key_pem());
+  ASSERT_TRUE(both.ok());
+  EXPECT_TRUE(verify_sst_signature(no_id, *both).ok());
+  EXPECT_EQ(verify_sst_signature(no_id, *foreign_key).code(), Code::kCorruption);
 
   SstMeta unsigned_meta = s.meta;
   unsigned_meta.sig.clear();
@@ -51,6 +69,20 @@ TEST(SstVerify, TheSignersKeyAcceptsAndAnythingElseIsCorruption) {
   SstMeta other_digest = s.meta;
   other_digest.sha256 = sha256_hex("other bytes");
   EXPECT_EQ(verify_sst_signature(other_digest, s.verifier()).code(), Code::kCorruption);
+}
+
+TEST(SstVerify, ARingPicksTheKeyBySigKeyId) {
+  Signed writer, compactor;
+  auto ring = Ed25519KeyRing::from_pem(writer.key.public_key_pem() + "\n" +
+                                       compactor.key.public_key_pem());
+  ASSERT_TRUE(ring.ok()) << ring.status().to_string();
+  EXPECT_EQ(ring->keys().size(), 2u);
+  EXPECT_TRUE(verify_sst_signature(writer.meta, *ring).ok());
+  EXPECT_TRUE(verify_sst_signature(compactor.meta, *ring).ok());
+  // Each SST under the other's key id fails.
+  SstMeta swapped = writer.meta;
+  swapped.sig_key_id = compactor.key.key_id();
+  EXPECT_EQ(verify_sst_signature(swapped, *ring).code(), Code::kCorruption);
 }
 
 TEST(SstVerify, BytesMustHaveTheManifestsSizeAndDigest) {

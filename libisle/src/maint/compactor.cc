@@ -19,7 +19,12 @@
 //     an older version in a run not being merged would resurface;
 //   * the commit re-validates that every input is still live (replay
 //     does too), so a racing retention removal makes the compaction a
-//     no-op whose outputs become orphans for GC — never duplicated data.
+//     no-op whose outputs become orphans for GC — never duplicated data;
+//   * nothing is committed unless every merged input hashed to its
+//     manifest sha256 and size (DigestingSource, finished before the
+//     commit) and, with verify keys, every input's signature verified
+//     before it was read or moved: outputs signed by our key only ever
+//     hold data that someone holding a verify key's private key signed.
 #include "isle/compactor.h"
 
 
@@ -41,8 +46,12 @@
 #include "lsm/internal_iterator.h"
 #include "lsm/merging_iterator.h"
 #include "lsm/sst_from_memtable.h"
+#include "lsm/sst_verify.h"
+#include "maint/digesting_source.h"
 #include "manifest/manifest_log.h"
+#include "util/hash.h"
 #include "util/random.h"
+#include "util/signing.h"
 
 namespace isle {
 
@@ -96,6 +105,26 @@ class Compactor::Impl {
   }
 
   Status open() {
+    if (!o_.verify_public_key_pem.empty()) {
+      auto ring = Ed25519KeyRing::from_pem(o_.verify_public_key_pem);
+      if (!ring.ok()) return ring.status().with_context("compactor verify_public_key_pem");
+      ring_ = std::move(*ring);
+    }
+    if (!o_.signing_key_pem.empty()) {
+      if (!ring_) {
+        return Status::InvalidArgument(
+            "compactor signing_key_pem needs verify_public_key_pem: outputs are signed only "
+            "when their inputs were verified");
+      }
+      auto signer = Ed25519Signer::from_pem(o_.signing_key_pem);
+      if (!signer.ok()) return signer.status().with_context("compactor signing_key_pem");
+      // Our own outputs are inputs of later merges: our key verifies them.
+      auto ring =
+          Ed25519KeyRing::from_pem(o_.verify_public_key_pem + "\n" + signer->public_key_pem());
+      if (!ring.ok()) return ring.status().with_context("compactor verify_public_key_pem");
+      ring_ = std::move(*ring);
+      signer_ = std::move(*signer);
+    }
     if (o_.owner.empty()) o_.owner = default_owner_name();
     ISLE_RETURN_IF_ERROR(log_.open());
     ISLE_RETURN_IF_ERROR(log_.claim(Role::kCompactor, o_.owner));
@@ -134,6 +163,14 @@ class Compactor::Impl {
     maybe_snapshot();
     info.manifest_position = log_.state().next_pos;
     return info;
+  }
+
+  Status refresh() {
+    std::lock_guard lk(run_mu_);
+    if (log_.fenced()) return Status::Fenced(log_.fenced_reason());
+    auto r = log_.refresh();
+    if (log_.fenced()) return Status::Fenced(log_.fenced_reason());
+    return r.status();
   }
 
   Status start() {
@@ -182,10 +219,16 @@ class Compactor::Impl {
     return std::nullopt;
   }
 
-  Result<std::shared_ptr<const SstReader>> open_input(const SstMeta& m) {
+  // Opens a merged input. Its bytes are hashed as they stream in;
+  // `digest`->finish() must pass before anything built from them commits.
+  Result<std::shared_ptr<const SstReader>> open_input(const SstMeta& m,
+                                                      std::shared_ptr<DigestingSource>* digest) {
+    if (ring_) ISLE_RETURN_IF_ERROR(verify_sst_signature(m, *ring_));
     SstReaderOptions ro;
-    std::shared_ptr<RandomAccessSource> source =
-        std::make_shared<ObjectStoreSource>(store_, sst_key(m.id));
+    const uint64_t piece = o_.read_ahead_bytes > 0 ? o_.read_ahead_bytes : uint64_t{1} << 20;
+    *digest = std::make_shared<DigestingSource>(
+        std::make_shared<ObjectStoreSource>(store_, sst_key(m.id)), m.id, m.size, m.sha256, piece);
+    std::shared_ptr<RandomAccessSource> source = *digest;
     if (o_.read_ahead_bytes > 0) {
       source = std::make_shared<ReadAheadSource>(std::move(source), m.size, o_.read_ahead_bytes);
     }
@@ -220,14 +263,31 @@ class Compactor::Impl {
   Status merge_component(const std::vector<SstMeta>& comp, bool oldest,
                          std::vector<SstMeta>* out, CompactionInfo* info) {
     std::vector<std::unique_ptr<InternalIterator>> children;
+    std::vector<std::shared_ptr<DigestingSource>> digests;
     int64_t min_write = INT64_MAX, max_write = INT64_MIN;
+    // Without an extractor: the union of the inputs' LSN ranges, when all
+    // have one.
+    std::optional<uint64_t> union_min, union_max;
+    bool union_all = true;
     for (const auto& m : comp) {
-      ISLE_ASSIGN_OR_RETURN(auto reader, open_input(m));
+      std::shared_ptr<DigestingSource> digest;
+      ISLE_ASSIGN_OR_RETURN(auto reader, open_input(m, &digest));
+      digests.push_back(std::move(digest));
       children.push_back(new_sst_iterator(std::move(reader)));
       min_write = std::min(min_write, m.min_write_ms);
       max_write = std::max(max_write, m.max_write_ms);
+      if (!m.min_lsn || !m.max_lsn) {
+        union_all = false;
+      } else {
+        union_min = union_min ? std::min(*union_min, *m.min_lsn) : *m.min_lsn;
+        union_max = union_max ? std::max(*union_max, *m.max_lsn) : *m.max_lsn;
+      }
     }
     auto it = new_merging_iterator(std::move(children));
+    const bool extract = static_cast<bool>(o_.lsn_extractor);
+    // With an extractor: the exact range of the current output's keys.
+    std::optional<uint64_t> out_min, out_max;
+    bool out_all = true;
     const auto now = static_cast<uint64_t>(clock_->now_ms());
 
     std::unique_ptr<StringSink> sink;
@@ -253,6 +313,14 @@ class Compactor::Impl {
       m.num_deletes = deletes;
       m.level = 1;
       m.blobs.assign(blobs.begin(), blobs.end());
+      if (extract ? (out_all && out_min) : (union_all && union_min)) {
+        m.min_lsn = extract ? out_min : union_min;
+        m.max_lsn = extract ? out_max : union_max;
+      }
+      if (signer_) {
+        m.sig = to_hex(signer_->sign(sst_signature_message(m.sha256)));
+        m.sig_key_id = signer_->key_id();
+      }
       info->output_bytes += m.size;
       info->entries_out += m.num_entries;
       info->outputs.push_back(m.id);
@@ -260,6 +328,9 @@ class Compactor::Impl {
       out->push_back(std::move(m));
       blobs.clear();
       deletes = 0;
+      out_min.reset();
+      out_max.reset();
+      out_all = true;
       return Status::OK();
     };
 
@@ -297,6 +368,15 @@ class Compactor::Impl {
         builder = std::make_unique<SstBuilder>(bo, sink.get());
       }
       ISLE_RETURN_IF_ERROR(builder->add(it->key(), it->value()));
+      if (extract && out_all) {
+        const std::optional<uint64_t> lsn = o_.lsn_extractor(pk.user_key);
+        if (!lsn) {
+          out_all = false;
+        } else {
+          out_min = out_min ? std::min(*out_min, *lsn) : *lsn;
+          out_max = out_max ? std::max(*out_max, *lsn) : *lsn;
+        }
+      }
       if (pk.kind == ValueKind::kDelete) deletes++;
       if (pk.kind == ValueKind::kBlobRef) {
         auto ref = decode_blob_ref(payload);
@@ -308,7 +388,17 @@ class Compactor::Impl {
       }
     }
     ISLE_RETURN_IF_ERROR(it->status());
-    return finish_output();
+    ISLE_RETURN_IF_ERROR(finish_output());
+    // The inputs' readers go first (a read-ahead waits for its fetch in
+    // flight), then every input's digest is completed and checked: the
+    // merge may have stopped before an input's end (its index, filter and
+    // footer, or entries past the last key it needed).
+    it.reset();
+    for (const auto& d : digests) {
+      Status s = d->finish();
+      if (!s.ok()) return s.with_context("compaction input");
+    }
+    return Status::OK();
   }
 
   Status execute(const Plan& plan, CompactionInfo* info) {
@@ -318,6 +408,16 @@ class Compactor::Impl {
       const SstMeta& only = comp.front();
       const bool movable = comp.size() == 1 && !(plan.oldest && only.num_deletes > 0);
       if (movable) {
+        // A moved input is not rewritten or re-signed: its own signature
+        // must verify (its bytes are checked by the readers that verify;
+        // see docs/compaction.md).
+        if (ring_) {
+          s = verify_sst_signature(only, *ring_);
+          if (!s.ok()) {
+            s = s.with_context("compaction input");
+            break;
+          }
+        }
         SstMeta moved = only;
         moved.level = 1;
         info->moved.push_back(moved.id);
@@ -367,6 +467,8 @@ class Compactor::Impl {
   const DBOptions db_;
   CompactorOptions o_;
   Clock* const clock_;
+  std::optional<Ed25519KeyRing> ring_;   // set by open(); read-only after
+  std::optional<Ed25519Signer> signer_;  // set by open(); read-only after
 
   mutable std::mutex run_mu_;  // one cycle at a time; guards log_
   ManifestLog log_;
@@ -399,6 +501,7 @@ Result<std::unique_ptr<Compactor>> Compactor::open(ObjectStorePtr store, const D
 Compactor::Compactor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Compactor::~Compactor() = default;
 Result<CompactionInfo> Compactor::run_compaction() { return impl_->run_once(); }
+Status Compactor::refresh() { return impl_->refresh(); }
 Status Compactor::start() { return impl_->start(); }
 void Compactor::stop() { impl_->stop(); }
 bool Compactor::is_fenced() const { return impl_->fenced(); }

@@ -73,6 +73,18 @@
 // no role was fenced (each has its own fence) and no thread saw an error
 // it was not allowed to see (none at all without faults).
 //
+// Random per seed (SeedOptions, drawn from their own generator so the rest
+// of a seed's draws stay as they were): SST signing — the writer signs with
+// key A, the compactor signs its outputs with key B (or with A too) and
+// verifies its inputs, and every reader and tail verifies with the ring
+// {A, B} (a Corruption anywhere fails the seed); and an LSN extractor — none,
+// event keys only, or every key — in the writer, and in the compactor or not
+// (exact or union ranges). At rest, every live SST's LSN range is checked
+// against the keys it really holds (equal with a compactor extractor,
+// containing them without), and the fresh readers' max_committed_lsn /
+// low_watermark_lsn against the live SSTs and against every key a full
+// scan returns.
+//
 // Moving the clock safely. GC deletes an SST a grace after it first saw it
 // unreferenced, which is after anyone holding it started the refresh that
 // showed it live; an upload that is not committed yet is an orphan only
@@ -136,6 +148,11 @@
 #include "store/prefix_store.h"
 #include "testutil/testutil.h"
 #include "util/random.h"
+#include "util/signing.h"
+#include "format/internal_key.h"
+#include "format/sst_reader.h"
+#include "format/sst_source.h"
+#include "lsm/internal_iterator.h"
 
 namespace isle {
 namespace {
@@ -154,6 +171,7 @@ constexpr int kReaders = 2;
 // really run during the test. Or on a real server's bucket (`base`), which
 // stamps objects by its own clock (see MaintCloudModel).
 struct ModelEnv : testing::EngineEnv {
+  std::string verify_pem;  // public keys every reader verifies with ("" = none)
   explicit ModelEnv(uint64_t seed, ObjectStorePtr base = nullptr) : EngineEnv(seed) {
     rebase(base ? std::move(base) : std::make_shared<MemStore>("mem://", &clock), seed, real_sleep);
     db_options.lease = std::chrono::milliseconds(kLeaseMs);
@@ -163,6 +181,7 @@ struct ModelEnv : testing::EngineEnv {
     ReaderOptions o = reader_options();
     o.lease = std::chrono::milliseconds(kLeaseMs);
     o.block_cache_bytes = 256 << 10;  // small: blocks get evicted and re-read
+    o.verify_public_key_pem = verify_pem;
     return o;
   }
 };
@@ -268,6 +287,7 @@ struct Counters {
   std::atomic<uint64_t> views{0}, reads{0}, exact{0}, loose{0}, loose_stale{0};
   std::atomic<uint64_t> writes{0}, flushes{0}, ticks{0}, tick_waits{0};
   std::atomic<uint64_t> compactions{0}, compaction_races{0};
+  std::atomic<uint64_t> lsn_known{0};  // seeds ending with a max_committed_lsn
   std::atomic<uint64_t> cleanups_removing{0}, ssts_removed{0};
   std::atomic<uint64_t> gc_runs{0}, gc_ssts{0}, gc_orphans{0}, gc_blobs{0}, gc_snapshots{0};
   std::atomic<uint64_t> tolerated{0}, tail_events{0}, tail_restarts{0};
@@ -902,6 +922,101 @@ struct ReaderRun {
 
 // ---- one seed ---------------------------------------------------------------------
 
+// The random options of one seed (see the top of the file).
+struct SeedOptions {
+  bool sign = false;
+  bool compactor_same_key = false;  // the compactor signs with the writer's key
+  int lsn = 0;                      // 0: no extractor; 1: event keys only; 2: every key
+  bool compactor_extracts = false;  // exact output ranges (else unions)
+
+  explicit SeedOptions(uint64_t seed) {
+    Random r(seed * 0x9e3779b97f4a7c15ULL + 14);
+    sign = r.chance(0.5);
+    compactor_same_key = r.chance(0.25);
+    lsn = static_cast<int>(r.uniform(3));
+    compactor_extracts = r.chance(0.5);
+  }
+  std::string describe() const {
+    return std::string("signing ") + (sign ? (compactor_same_key ? "A/A" : "A/B") : "off") +
+           ", lsn extractor " + (lsn == 0 ? "none" : lsn == 1 ? "events" : "all keys") +
+           (lsn && compactor_extracts ? " (compactor too)" : "");
+  }
+  LsnExtractor extractor() const {
+    if (lsn == 0) return nullptr;
+    const bool all = lsn == 2;
+    return [all](std::string_view key) -> std::optional<uint64_t> {
+      if (key.rfind("e/", 0) == 0) return std::stoull(std::string(key.substr(2)));
+      if (all) return 1'000'000 + key.size();  // any fixed function of the key
+      return std::nullopt;
+    };
+  }
+};
+
+// The LSN range of the keys SST `m` really holds (nullopt when a key has
+// none or it holds nothing), read from the object.
+std::optional<std::pair<uint64_t, uint64_t>> actual_lsn_range(ModelEnv& env, const SstMeta& m,
+                                                              const LsnExtractor& lsn) {
+  auto got = env.scoped->get(sst_key(m.id));
+  EXPECT_TRUE(got.ok()) << got.status().to_string();
+  if (!got.ok()) return std::nullopt;
+  auto reader = SstReader::open(std::make_shared<MemorySource>(std::move(got->data)), SstReaderOptions{});
+  EXPECT_TRUE(reader.ok()) << reader.status().to_string();
+  if (!reader.ok()) return std::nullopt;
+  auto it = new_sst_iterator(std::shared_ptr<const SstReader>(std::move(*reader)));
+  std::optional<std::pair<uint64_t, uint64_t>> out;
+  for (it->seek_to_first(); it->valid(); it->next()) {
+    ParsedInternalKey pk;
+    EXPECT_TRUE(parse_internal_key(it->key(), &pk));
+    const std::optional<uint64_t> l = lsn(pk.user_key);
+    if (!l) return std::nullopt;
+    out = out ? std::make_pair(std::min(out->first, *l), std::max(out->second, *l))
+              : std::make_pair(*l, *l);
+  }
+  EXPECT_TRUE(it->status().ok());
+  return out;
+}
+
+// The LSN checks at rest (see the top of the file).
+void check_lsn_ranges(ModelEnv& env, const SeedOptions& so, Reader& r, const ManifestState& st,
+                      const std::string& where) {
+  const LsnExtractor lsn = so.extractor();
+  std::vector<const SstMeta*> live;
+  for (const auto& m : st.l0) live.push_back(&m);
+  for (const auto& run : st.runs)
+    for (const auto& m : run.ssts) live.push_back(&m);
+  for (const SstMeta* m : live) {
+    ASSERT_EQ(m->min_lsn.has_value(), m->max_lsn.has_value()) << where << ": " << m->id;
+    if (!lsn) {
+      EXPECT_FALSE(m->min_lsn.has_value()) << where << ": a range without an extractor";
+      continue;
+    }
+    const auto actual = actual_lsn_range(env, *m, lsn);
+    if (so.compactor_extracts) {
+      const auto recorded = m->min_lsn ? std::optional(std::make_pair(*m->min_lsn, *m->max_lsn))
+                                       : std::nullopt;
+      EXPECT_EQ(recorded, actual) << where << ": SST " << m->id << " (level " << m->level << ")";
+    } else if (m->min_lsn) {
+      ASSERT_TRUE(actual.has_value()) << where << ": SST " << m->id << " has a range but a key without an LSN";
+      EXPECT_LE(*m->min_lsn, actual->first) << where << ": SST " << m->id;
+      EXPECT_GE(*m->max_lsn, actual->second) << where << ": SST " << m->id;
+    }
+  }
+  const ManifestInfo info = r.manifest();
+  EXPECT_EQ(info.max_committed_lsn, st.max_committed_lsn()) << where;
+  EXPECT_EQ(info.low_watermark_lsn, st.low_watermark_lsn()) << where;
+  if (lsn == nullptr || !info.max_committed_lsn) return;
+  ASSERT_TRUE(info.low_watermark_lsn.has_value());
+  // Every key a reader can see lies inside [low watermark, max committed].
+  auto all = r.scan("", "");
+  ASSERT_TRUE(all.ok()) << where << ": " << all.status().to_string();
+  for (const auto& kv : *all) {
+    const auto l = lsn(kv.key);
+    ASSERT_TRUE(l.has_value()) << where << ": every live SST has a range, so every key an LSN";
+    EXPECT_LE(*info.low_watermark_lsn, *l) << where << ": key " << printable(kv.key);
+    EXPECT_GE(*info.max_committed_lsn, *l) << where << ": key " << printable(kv.key);
+  }
+}
+
 struct RunConfig {
   bool faults = false;
   int min_steps = 90, max_steps = 150;
@@ -971,7 +1086,8 @@ std::vector<std::string> ids_of(const ManifestInfo& m) {
 }
 
 void run_seed(uint64_t seed, const RunConfig& cfg, Counters* counters) {
-  SCOPED_TRACE("seed " + std::to_string(seed));
+  const SeedOptions so(seed);
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (" + so.describe() + ")");
   Random rnd(seed);
   ObjectStorePtr base;
   if (cfg.bucket) {
@@ -980,6 +1096,14 @@ void run_seed(uint64_t seed, const RunConfig& cfg, Counters* counters) {
     base = *b;
   }
   ModelEnv env(seed, base);
+  std::optional<Ed25519Signer> key_a, key_b;
+  if (so.sign) {
+    key_a = *Ed25519Signer::generate();
+    key_b = so.compactor_same_key ? *key_a : *Ed25519Signer::generate();
+    // The ring in a random order; the same key twice is kept once.
+    env.verify_pem = rnd.chance(0.5) ? key_a->public_key_pem() + key_b->public_key_pem()
+                                     : key_b->public_key_pem() + key_a->public_key_pem();
+  }
   const int64_t wall_start = Clock::system()->now_ms();  // before any object exists
   Shared sh(env, cfg.faults, counters);
   if (cfg.faults) {
@@ -995,6 +1119,8 @@ void run_seed(uint64_t seed, const RunConfig& cfg, Counters* counters) {
   wo.blob_threshold = 200;
   wo.snapshot_every = 2 + static_cast<int>(rnd.uniform(6));
   wo.owner = "model-writer";
+  if (so.sign) wo.signing_key_pem = key_a->private_key_pem();
+  wo.lsn_extractor = so.extractor();
   auto w = open_with_retries<Writer>(sh, "writer", [&] { return env.db().open_writer(wo); });
 
   CompactorOptions co;
@@ -1006,6 +1132,11 @@ void run_seed(uint64_t seed, const RunConfig& cfg, Counters* counters) {
   co.block_size = 512;
   co.snapshot_every = 3;
   co.retry_backoff = 1ms;
+  if (so.sign) {
+    co.signing_key_pem = key_b->private_key_pem();
+    co.verify_public_key_pem = key_a->public_key_pem();  // its own key is implied
+  }
+  if (so.compactor_extracts) co.lsn_extractor = so.extractor();
   auto comp = open_with_retries<Compactor>(sh, "compactor", [&] {
     return Compactor::open(env.store, env.db_options, co);
   });
@@ -1264,6 +1395,8 @@ void run_seed(uint64_t seed, const RunConfig& cfg, Counters* counters) {
   auto late = Reader::open(env.store, env.model_reader_options());
   ASSERT_TRUE(late.ok()) << late.status().to_string();
   full_scan_check(**late, "fresh reader after the final GC");
+  check_lsn_ranges(env, so, **late, *after, "after the final GC");
+  counters->lsn_known += (*late)->manifest().max_committed_lsn.has_value();
 
   // A consumer that starts only now, from the beginning: the whole history
   // is younger than the change retention, so it is all still there.
@@ -1313,7 +1446,7 @@ void run_test(const char* name, int seeds, uint64_t base, const RunConfig& cfg,
       "%llu compactions (%llu lost to retention), %llu retention cycles removed %llu SSTs; "
       "%llu GC runs deleted %llu SSTs, %llu orphans, %llu blobs, %llu snapshots; "
       "%llu views, %llu reads, %llu exact and %llu loose key checks (%llu saw an older version); "
-      "%llu feed events, %llu tail restarts, %llu tolerated errors\n",
+      "%llu feed events, %llu tail restarts, %llu tolerated errors; %llu seeds ended with LSNs\n",
       name, ran, secs, (unsigned long long)c.writes, (unsigned long long)c.flushes,
       (unsigned long long)c.ticks, (unsigned long long)c.tick_waits, (unsigned long long)c.compactions,
       (unsigned long long)c.compaction_races, (unsigned long long)c.cleanups_removing,
@@ -1321,7 +1454,8 @@ void run_test(const char* name, int seeds, uint64_t base, const RunConfig& cfg,
       (unsigned long long)c.gc_orphans, (unsigned long long)c.gc_blobs, (unsigned long long)c.gc_snapshots,
       (unsigned long long)c.views, (unsigned long long)c.reads, (unsigned long long)c.exact,
       (unsigned long long)c.loose, (unsigned long long)c.loose_stale, (unsigned long long)c.tail_events,
-      (unsigned long long)c.tail_restarts, (unsigned long long)c.tolerated);
+      (unsigned long long)c.tail_restarts, (unsigned long long)c.tolerated,
+      (unsigned long long)c.lsn_known);
   if (::testing::Test::HasFailure()) return;
   // The bench did what it is for: every role had work, and the checks were
   // mostly exact.

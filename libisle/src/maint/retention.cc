@@ -180,6 +180,19 @@ class RetentionCompactor::Impl {
 
   void stop() { loop_.stop(); }
 
+  Status refresh() {
+    std::lock_guard lk(run_mu_);
+    if (log_.fenced()) return Status::Fenced(log_.fenced_reason());
+    auto r = log_.refresh();
+    const bool fenced = log_.fenced();
+    {
+      std::lock_guard sl(stats_mu_);
+      stats_.fenced = fenced;
+    }
+    if (fenced) return Status::Fenced(log_.fenced_reason());
+    return r.status();
+  }
+
   bool fenced() const {
     std::lock_guard lk(stats_mu_);
     return stats_.fenced;
@@ -351,6 +364,7 @@ Result<std::unique_ptr<RetentionCompactor>> RetentionCompactor::open(ObjectStore
 RetentionCompactor::RetentionCompactor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RetentionCompactor::~RetentionCompactor() = default;
 Result<CleanupInfo> RetentionCompactor::run_cleanup() { return impl_->run_once(); }
+Status RetentionCompactor::refresh() { return impl_->refresh(); }
 Status RetentionCompactor::start() { return impl_->start(); }
 void RetentionCompactor::stop() { impl_->stop(); }
 bool RetentionCompactor::is_fenced() const { return impl_->fenced(); }

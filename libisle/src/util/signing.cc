@@ -314,6 +314,92 @@ std::string Ed25519Verifier::public_key_raw() const { return key_->raw_public; }
 
 const std::string& Ed25519Verifier::key_id() const { return key_->key_id; }
 
+// ---- Ed25519KeyRing ----
+
+Result<Ed25519KeyRing> Ed25519KeyRing::from_pem(std::string_view text) {
+  static constexpr std::string_view kBegin = "-----BEGIN ";
+  static constexpr std::string_view kDashes = "-----";
+  std::vector<Ed25519Verifier> keys;
+  size_t pos = 0;
+  for (;;) {
+    const size_t begin = text.find(kBegin, pos);
+    if (begin == std::string_view::npos) break;
+    const size_t label_at = begin + kBegin.size();
+    const size_t label_end = text.find(kDashes, label_at);
+    if (label_end == std::string_view::npos) {
+      return Status::InvalidArgument("malformed PEM: a BEGIN line is not closed by -----");
+    }
+    const std::string label(text.substr(label_at, label_end - label_at));
+    const std::string end_line = "-----END " + label + "-----";
+    const size_t end = text.find(end_line, label_end);
+    if (end == std::string_view::npos) {
+      return Status::InvalidArgument("malformed PEM: no " + end_line + " line after block " +
+                                     std::to_string(keys.size() + 1));
+    }
+    if (label != "PUBLIC KEY") {
+      if (label.find("PRIVATE KEY") != std::string::npos) {
+        return Status::InvalidArgument(
+            "the PEM holds a private key; verifiers take the public key");
+      }
+      return Status::InvalidArgument("the PEM holds a " + label +
+                                     " block; only PUBLIC KEY blocks are accepted");
+    }
+    const size_t block_end = end + end_line.size();
+    auto key = parse_public(text.substr(begin, block_end - begin));
+    if (!key.ok()) {
+      return key.status().with_context("public key " + std::to_string(keys.size() + 1));
+    }
+    Ed25519Verifier v(std::move(key).value());
+    bool duplicate = false;
+    for (const auto& k : keys) {
+      if (k.key_id() != v.key_id()) continue;
+      if (k.public_key_raw() != v.public_key_raw()) {
+        return Status::InvalidArgument("two different public keys share the key id " + v.key_id());
+      }
+      duplicate = true;
+    }
+    if (!duplicate) keys.push_back(std::move(v));
+    pos = block_end;
+  }
+  if (keys.empty()) {
+    return Status::InvalidArgument(text.find("-----BEGIN ") == std::string_view::npos
+                                       ? "not PEM text (no -----BEGIN line)"
+                                       : "no PUBLIC KEY block");
+  }
+  return Ed25519KeyRing(std::move(keys));
+}
+
+Result<Ed25519KeyRing> Ed25519KeyRing::from_pem_file(const std::string& path) {
+  ISLE_ASSIGN_OR_RETURN(std::string pem, read_key_file(path));
+  auto ring = from_pem(pem);
+  // The file may hold a private key given by mistake; don't leave it around.
+  OPENSSL_cleanse(pem.data(), pem.size());
+  if (!ring.ok()) return ring.status().with_context("public key file " + path);
+  return ring;
+}
+
+const Ed25519Verifier* Ed25519KeyRing::find(std::string_view key_id) const {
+  for (const auto& k : keys_) {
+    if (k.key_id() == key_id) return &k;
+  }
+  return nullptr;
+}
+
+std::string Ed25519KeyRing::public_keys_pem() const {
+  std::string out;
+  for (const auto& k : keys_) out += k.public_key_pem();
+  return out;
+}
+
+std::string Ed25519KeyRing::key_ids() const {
+  std::string out;
+  for (const auto& k : keys_) {
+    if (!out.empty()) out += ",";
+    out += k.key_id();
+  }
+  return out;
+}
+
 // ---- helpers ----
 
 std::string sst_signature_message(std::string_view sha256_hex) {

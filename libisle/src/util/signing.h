@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "isle/status.h"
 
@@ -81,9 +82,44 @@ class Ed25519Verifier {
   const std::string& key_id() const;  // as Ed25519Signer::key_id()
 
  private:
+  friend class Ed25519KeyRing;
   explicit Ed25519Verifier(std::shared_ptr<const signing_detail::Ed25519Key> key)
       : key_(std::move(key)) {}
   std::shared_ptr<const signing_detail::Ed25519Key> key_;  // never null; public part only
+};
+
+// A set of public keys, picked by key id: what a reader or the compactor
+// verifies SST signatures with, so that SSTs signed by the writer's key and
+// by the compactor's key verify side by side, and a key can be rotated by
+// adding the new public key before the signer switches to it
+// (docs/format/signatures.md). Never empty. Copies are cheap; all methods
+// are thread-safe.
+class Ed25519KeyRing {
+ public:
+  // Parses every "PUBLIC KEY" PEM block in `text` (blocks simply
+  // concatenated, text between them ignored). InvalidArgument when the text
+  // holds no block, any block is not an Ed25519 public key (a private key
+  // is rejected: verifiers take public keys), a BEGIN line has no matching
+  // END line, or two different keys share a key id. The same key twice is
+  // kept once.
+  static Result<Ed25519KeyRing> from_pem(std::string_view text);
+  // As from_pem, reading the file; IOError / InvalidArgument name the path.
+  static Result<Ed25519KeyRing> from_pem_file(const std::string& path);
+  // A ring of one key.
+  explicit Ed25519KeyRing(Ed25519Verifier key) : keys_{std::move(key)} {}
+
+  // The key with this key id; nullptr when the ring has none.
+  const Ed25519Verifier* find(std::string_view key_id) const;
+  const std::vector<Ed25519Verifier>& keys() const { return keys_; }
+  // Every key's PUBLIC KEY PEM, concatenated: from_pem() of it gives the
+  // same ring (how the daemons pass a key file through the options).
+  std::string public_keys_pem() const;
+  // The key ids, comma-separated, for messages.
+  std::string key_ids() const;
+
+ private:
+  explicit Ed25519KeyRing(std::vector<Ed25519Verifier> keys) : keys_(std::move(keys)) {}
+  std::vector<Ed25519Verifier> keys_;  // never empty; distinct key ids
 };
 
 // The exact message signed for an SST: "isle-sst-v1:" followed by the SST's

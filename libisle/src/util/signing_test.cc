@@ -370,6 +370,70 @@ TEST(Signing, PemFiles) {
   EXPECT_TRUE(es.status().is_invalid_argument()) << es.status().to_string();
 }
 
+TEST(Signing, KeyRingHoldsEveryPublicKeyBlock) {
+  Ed25519Signer a = new_signer(), b = new_signer(), c = new_signer();
+  const std::string text = "# writer\n" + a.public_key_pem() + "\n# compactor\n" +
+                           b.public_key_pem() + a.public_key_pem();  // a twice
+  auto ring = Ed25519KeyRing::from_pem(text);
+  ASSERT_TRUE(ring.ok()) << ring.status().to_string();
+  ASSERT_EQ(ring->keys().size(), 2u) << "the same key twice is kept once";
+  ASSERT_NE(ring->find(a.key_id()), nullptr);
+  ASSERT_NE(ring->find(b.key_id()), nullptr);
+  EXPECT_EQ(ring->find(c.key_id()), nullptr);
+  EXPECT_TRUE(ring->find(b.key_id())->verify("m", b.sign("m")));
+  EXPECT_FALSE(ring->find(a.key_id())->verify("m", b.sign("m")));
+  EXPECT_EQ(ring->key_ids(), a.key_id() + "," + b.key_id());
+  // public_keys_pem() round-trips.
+  auto again = Ed25519KeyRing::from_pem(ring->public_keys_pem());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->key_ids(), ring->key_ids());
+  // Blocks glued without a newline still parse.
+  std::string glued = a.public_key_pem();
+  while (!glued.empty() && glued.back() == '\n') glued.pop_back();
+  auto g = Ed25519KeyRing::from_pem(glued + b.public_key_pem());
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  EXPECT_EQ(g->keys().size(), 2u);
+  // One key.
+  auto one = Ed25519KeyRing::from_pem(c.public_key_pem());
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->keys().size(), 1u);
+}
+
+TEST(Signing, KeyRingRejectsTextWithoutPublicKeysOrWithOtherBlocks) {
+  Ed25519Signer a = new_signer();
+  for (const std::string& bad :
+       {std::string(), std::string("no pem here\n"), a.private_key_pem(),
+        a.public_key_pem() + a.private_key_pem(),                 // a private key among them
+        a.public_key_pem() + "-----BEGIN PUBLIC KEY-----\nAAAA\n",  // no END line
+        a.public_key_pem() + "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        std::string("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")}) {
+    auto r = Ed25519KeyRing::from_pem(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_TRUE(r.status().is_invalid_argument()) << r.status().to_string();
+  }
+  EXPECT_NE(Ed25519KeyRing::from_pem(a.private_key_pem()).status().message().find("private key"),
+            std::string::npos);
+}
+
+TEST(Signing, KeyRingFiles) {
+  isle::testing::TempDir dir;
+  Ed25519Signer a = new_signer(), b = new_signer();
+  const std::string path = dir.path() + "/ring.pub";
+  write_file(path, a.public_key_pem() + b.public_key_pem());
+  auto ring = Ed25519KeyRing::from_pem_file(path);
+  ASSERT_TRUE(ring.ok()) << ring.status().to_string();
+  EXPECT_EQ(ring->keys().size(), 2u);
+  const std::string missing = dir.path() + "/missing.pub";
+  auto m = Ed25519KeyRing::from_pem_file(missing);
+  EXPECT_EQ(m.status().code(), Code::kIOError);
+  EXPECT_NE(m.status().message().find(missing), std::string::npos);
+  const std::string priv = dir.path() + "/a.key";
+  write_file(priv, a.private_key_pem());
+  auto p = Ed25519KeyRing::from_pem_file(priv);
+  EXPECT_TRUE(p.status().is_invalid_argument());
+  EXPECT_NE(p.status().message().find(priv), std::string::npos);
+}
+
 TEST(Signing, FromHex) {
   EXPECT_EQ(from_hex(""), std::optional<std::string>(""));
   EXPECT_EQ(from_hex("00"), std::optional<std::string>(std::string(1, '\0')));
