@@ -105,6 +105,7 @@ class ReaderRole final : public server::Role {
     out["last_seq"] = m.last_seq;
     out["l0_tables"] = m.l0.size();
     out["sorted_runs"] = m.runs.size();
+    lsn_to_json(m, out);
     out["open_tables"] = reader_->stats().open_tables;
   }
 
@@ -202,16 +203,25 @@ class ReaderRole final : public server::Role {
   }
 
   HttpResponse scan(const HttpRequest& r) {
-    auto q = QueryParams::parse(r.query, {"start", "end", "prefix", "limit"});
+    auto q = QueryParams::parse(r.query, {"start", "end", "end_inclusive", "prefix", "limit"});
     if (!q.ok()) return error_response(q.status());
     auto limit = q->get_u64("limit");
     if (!limit.ok()) return error_response(limit.status());
+    auto end_inclusive = q->get_bool("end_inclusive");
+    if (!end_inclusive.ok()) return error_response(end_inclusive.status());
     IteratorOptions io;
     const std::string prefix = q->get("prefix").value_or("");
     std::string lower = std::max(q->get("start").value_or(""), prefix);
     std::optional<std::string> upper = prefix.empty() ? std::nullopt : prefix_end(prefix);
+    // The tighter of the prefix's end (exclusive) and `end` (exclusive, or
+    // inclusive with end_inclusive). When end < prefix_end, end decides;
+    // otherwise the prefix does: prefix_end itself never has the prefix, so
+    // an inclusive end equal to it adds nothing.
     if (auto end = q->get("end"); end && !end->empty()) {
-      if (!upper || *end < *upper) upper = *end;
+      if (!upper || *end < *upper) {
+        upper = *end;
+        io.upper_bound_inclusive = end_inclusive->value_or(false);
+      }
     }
     if (!lower.empty()) io.lower_bound = lower;
     io.upper_bound = upper;

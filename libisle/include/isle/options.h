@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "isle/clock.h"
+#include "isle/gc_mark_storage.h"
 #include "isle/manifest_storage.h"
 #include "isle/status.h"
 
@@ -26,7 +27,13 @@ struct DBOptions {
   // object the database writes is under it.
   std::string prefix;
   // Where manifest objects live; nullptr = the same store (the default).
+  // Used as given (not scoped to `prefix`).
   ManifestStoragePtr manifest_storage;
+  // Where the garbage collector keeps its pending-delete marks and its
+  // checkpoint (isle/gc_mark_storage.h); nullptr = manifest/gc/ in the
+  // same store (the default). Used as given (not scoped to `prefix`).
+  // Only GC reads it; writers and readers ignore it.
+  GcMarkStoragePtr gc_mark_storage;
   // The manifest lease (DESIGN §3): a committer that has not read CURRENT
   // for this long re-reads it after committing. Must be shorter than
   // gc_grace.
@@ -95,6 +102,9 @@ struct WriterOptions {
   // First wait before retrying a failed flush or manifest request (doubles
   // per failure, capped at 64x).
   std::chrono::milliseconds retry_backoff{50};
+  // How long close() and the destructor wait for buffered writes to commit
+  // (Writer::close); max() = as long as it takes.
+  std::chrono::milliseconds close_timeout{60'000};
 };
 
 struct ReaderOptions {
@@ -116,13 +126,45 @@ struct ReaderOptions {
   std::string cache_dir;
   uint64_t disk_cache_bytes = uint64_t{1} << 30;
 
-  // Download each SST whole once and check its sha256 against the manifest
-  // before serving from it (costs one full GET per SST; the bytes then
-  // come from the caches).
+  // Blobs larger than this many bytes are not kept in the in-memory blob
+  // cache (they are still verified, returned, and written to the disk
+  // cache when there is one); 0 = no limit beyond blob_cache_bytes' own
+  // (a blob whose charge exceeds one shard's share is never kept).
+  uint64_t blob_cache_max_item_size = 0;
+  // Blobs are content-addressed: check each blob's sha256 against its
+  // reference before returning it (a mismatch is Corruption). Off, only the
+  // size is checked, so a blob changed in the bucket (or in the local disk
+  // cache, beyond what the cache's own xxh3 catches) may be returned.
+  bool verify_blobs_on_read = true;
+
+  // Check every SST's bytes against the manifest's sha256 and size before
+  // serving anything from it. The first use of an SST streams it once by
+  // ranged GETs of 4 MiB, hashing it whole and per 64 KiB granule, and
+  // keeps only the granule digests (32 bytes per 64 KiB); reads are then
+  // served granule by granule from the disk cache or by ranged GETs, each
+  // granule checked against its digest. Memory per verifying table: one
+  // 4 MiB chunk, whatever the SST's size (docs/format/disk-cache.md).
   bool verify_sst_sha256 = false;
-  // Ed25519 public key (PEM): every SST must carry a valid signature by it
-  // (implies verify_sst_sha256).
+  // Ed25519 public keys (PEM; one or several PUBLIC KEY blocks
+  // concatenated): every SST must carry a valid signature by the key its
+  // sig_key_id names, which must be one of these (implies
+  // verify_sst_sha256). See docs/format/signatures.md, "Key rings".
   std::string verify_public_key_pem;
+  // SSTs smaller than this many bytes are fetched whole by one GET when
+  // first used and kept in memory while they are live (with verification
+  // on they are checked in memory, no granules): fewer requests for small
+  // tables, at most this many bytes of memory per open table. 0 = none
+  // (every SST is read by ranges; SstReader still fetches an SST no
+  // larger than sst_tail_read with its one tail read).
+  uint64_t range_read_min_sst_size = 0;
+  // With verify_sst_sha256 or a verify key: serve SSTs of at least
+  // range_read_min_sst_size bytes by plain ranged reads WITHOUT checking
+  // their bytes against the manifest's sha256 (signatures are still
+  // checked; blocks carry only their xxh3 checksums, which catch damage,
+  // not substitution). For deployments that trust the bucket's bytes but
+  // cannot afford one full download per SST. Default off; the daemons log
+  // a warning at start when it is on.
+  bool allow_unverified_range_reads = false;
 
   // Bytes fetched from an SST's end when it is first opened.
   uint64_t sst_tail_read = 64 * 1024;

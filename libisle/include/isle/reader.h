@@ -54,9 +54,18 @@ class Iterator {
   virtual Status status() const = 0;
 };
 
+// Whether a range's upper bound key is itself in the range. Exclusive
+// ([min, max)) is the default everywhere; inclusive ([min, max]) is asked
+// for by name, so a call site always says which it means.
+enum class UpperBound : uint8_t { kExclusive, kInclusive };
+
 struct IteratorOptions {
   std::optional<std::string> lower_bound;  // inclusive
-  std::optional<std::string> upper_bound;  // exclusive
+  // Exclusive, unless upper_bound_inclusive: then a key equal to it is in
+  // the range too, and nothing greater ("b\0" and "ba" are past "b").
+  // upper_bound_inclusive without an upper_bound changes nothing.
+  std::optional<std::string> upper_bound;
+  bool upper_bound_inclusive = false;
 };
 
 // What a view holds, for inspection (`isle manifest show`, readerd's
@@ -77,6 +86,12 @@ struct ManifestInfo {
   std::string writer_owner;
   std::vector<TableInfo> l0;                  // oldest first
   std::vector<std::vector<TableInfo>> runs;   // newest data first
+  // Over the view's live SSTs (WriterOptions::lsn_extractor): the highest
+  // max_lsn and the lowest min_lsn; nullopt when any live SST has no range
+  // (or there are none). Computed from the replayed log, so current as of
+  // log_position, not only as of CURRENT's last snapshot.
+  std::optional<uint64_t> max_committed_lsn;
+  std::optional<uint64_t> low_watermark_lsn;
 };
 
 struct CacheCounters {
@@ -117,10 +132,17 @@ class Reader {
         const std::vector<std::string>& keys) const = 0;
   };
   std::unique_ptr<Snapshot> snapshot() const;
-  // Every live key in [min, max) (an empty max = no upper bound).
+  // Every live key in [min, max) (an empty max = no upper bound), or in
+  // [min, max] with UpperBound::kInclusive (an empty max is still no upper
+  // bound: the empty key cannot be written). scan_limit returns at most
+  // `limit` of them, the smallest (0 = none). Each call reads one view.
   Result<std::vector<KeyValue>> scan(std::string_view min, std::string_view max);
+  Result<std::vector<KeyValue>> scan(std::string_view min, std::string_view max,
+                                     UpperBound upper);
   Result<std::vector<KeyValue>> scan_limit(std::string_view min, std::string_view max,
                                            size_t limit);
+  Result<std::vector<KeyValue>> scan_limit(std::string_view min, std::string_view max,
+                                           size_t limit, UpperBound upper);
   std::unique_ptr<Iterator> iterator(const IteratorOptions& options = {});
 
   // Reads new manifest entries and installs the new view. Returns OK when

@@ -16,8 +16,18 @@ bool is_sha256_hex(std::string_view s) {
 }
 }  // namespace
 
-BlobCache::BlobCache(uint64_t capacity_bytes, std::shared_ptr<DiskCache> disk, int shard_bits)
-    : lru_(capacity_bytes, shard_bits, &BlobCache::charge), disk_(std::move(disk)) {}
+namespace {
+// The charge of the largest blob the memory tier keeps (keys are 64 hex).
+uint64_t max_charge(const BlobCacheOptions& o) {
+  return o.max_item_bytes == 0 ? UINT64_MAX : o.max_item_bytes + 64 + BlobCache::kEntryOverhead;
+}
+}  // namespace
+
+BlobCache::BlobCache(uint64_t capacity_bytes, std::shared_ptr<DiskCache> disk, int shard_bits,
+                     BlobCacheOptions options)
+    : options_(options),
+      lru_(capacity_bytes, shard_bits, &BlobCache::charge, max_charge(options)),
+      disk_(std::move(disk)) {}
 
 uint64_t BlobCache::charge(std::string_view key, const BlobPtr& value) {
   return (value ? value->size() : 0) + key.size() + kEntryOverhead;
@@ -38,7 +48,7 @@ Result<BlobCache::BlobPtr> BlobCache::get_or_load(std::string_view sha256,
     const std::string dkey = disk_ ? disk_key(sha256) : std::string();
     if (disk_) {
       if (std::optional<std::string> bytes = disk_->get(dkey)) {
-        if (sha256_hex(*bytes) == sha256) {
+        if (!options_.verify_sha256 || sha256_hex(*bytes) == sha256) {
           tier2_hits_.fetch_add(1);
           return BlobPtr(std::make_shared<const std::string>(std::move(*bytes)));
         }

@@ -7,7 +7,12 @@
 //      returned only if their sha256 equals the key; otherwise the disk
 //      entry is erased, counted in stats().corruptions, and ignored;
 //   3. else load(). The caller's load must verify the sha256 of what it
-//      fetched (the reader does); its value is stored in both tiers.
+//      fetched (the reader does, unless ReaderOptions::verify_blobs_on_read
+//      is off); its value is stored in both tiers.
+// Options (BlobCacheOptions): a blob larger than max_item_bytes is returned
+// but not kept in the memory tier (it still goes to the disk tier, which
+// has its own budget); verify_sha256 = false skips the sha256 check of
+// disk-tier hits (then only the DiskCache's own xxh3 guards them).
 // Concurrent misses for one blob are coalesced across both tiers: one
 // caller reads the disk / loads, the others wait and share the result.
 // Errors are not cached. The memory tier is a byte-budgeted sharded LRU
@@ -30,6 +35,11 @@
 
 namespace isle {
 
+struct BlobCacheOptions {
+  uint64_t max_item_bytes = 0;  // 0 = no limit of its own
+  bool verify_sha256 = true;    // check disk-tier hits against their key
+};
+
 class BlobCache {
  public:
   using BlobPtr = std::shared_ptr<const std::string>;
@@ -37,7 +47,7 @@ class BlobCache {
 
   // disk may be null (memory only). shard_bits as for BlockCache.
   explicit BlobCache(uint64_t capacity_bytes, std::shared_ptr<DiskCache> disk = nullptr,
-                     int shard_bits = -1);
+                     int shard_bits = -1, BlobCacheOptions options = {});
 
   // InvalidArgument unless sha256_hex is 64 lower-case hex characters; a
   // load that succeeds with a null pointer is InvalidArgument too.
@@ -58,6 +68,7 @@ class BlobCache {
  private:
   static uint64_t charge(std::string_view key, const BlobPtr& value);
 
+  const BlobCacheOptions options_;
   cache_internal::ShardedLru<BlobPtr> lru_;
   std::shared_ptr<DiskCache> disk_;
   std::atomic<uint64_t> loads_{0};

@@ -170,6 +170,44 @@ TEST(BlobCache, DiskBytesThatDoNotMatchTheKeyAreNeverReturned) {
   EXPECT_EQ((*disk)->get(BlobCache::disk_key(key)), value);
 }
 
+// BlobCacheOptions::verify_sha256 = false (ReaderOptions::verify_blobs_on_read
+// off): a disk entry is returned as stored, its sha256 unchecked.
+TEST(BlobCache, UnverifiedDiskHitsAreReturnedAsStored) {
+  testing::TempDir tmp;
+  auto disk = DiskCache::open(tmp.path(), 1 << 20);
+  ASSERT_TRUE(disk.ok());
+  const std::string key = sha256_hex("genuine blob bytes");
+  (*disk)->put(BlobCache::disk_key(key), "forged blob bytes!");
+  BlobCacheOptions o;
+  o.verify_sha256 = false;
+  BlobCache cache(1 << 20, *disk, -1, o);
+  auto r = cache.get_or_load(key, must_not_load());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(**r, "forged blob bytes!");
+  EXPECT_EQ(cache.stats().corruptions, 0u);
+}
+
+// BlobCacheOptions::max_item_bytes: a bigger blob is returned and written to
+// the disk tier, but not kept in memory.
+TEST(BlobCache, BlobsAboveMaxItemBytesStayOutOfTheMemoryTier) {
+  testing::TempDir tmp;
+  auto disk = DiskCache::open(tmp.path(), 1 << 20);
+  ASSERT_TRUE(disk.ok());
+  const BlobPtr small = blob(std::string(100, 's')), big = blob(std::string(5000, 'b'));
+  BlobCacheOptions o;
+  o.max_item_bytes = 1000;
+  BlobCache cache(1 << 20, *disk, 0, o);
+  std::atomic<int> calls{0};
+  ASSERT_TRUE(cache.get_or_load(sha256_hex(*small), returning(small, &calls)).ok());
+  ASSERT_TRUE(cache.get_or_load(sha256_hex(*big), returning(big, &calls)).ok());
+  EXPECT_EQ(cache.stats().entries, 1u);
+  EXPECT_EQ(cache.stats().rejected, 1u);
+  // The big one comes back from the disk tier, never from load() again.
+  ASSERT_EQ(**cache.get_or_load(sha256_hex(*big), must_not_load()), *big);
+  EXPECT_EQ(cache.stats().tier2_hits, 1u);
+  EXPECT_EQ(calls.load(), 2);
+}
+
 TEST(BlobCache, StressWithTinyBudgets) {
   testing::TempDir tmp;
   auto disk = DiskCache::open(tmp.path(), 8 * 1024);

@@ -57,9 +57,12 @@ class ShardedLru {
   // The bytes an entry is charged (its value plus bookkeeping).
   using ChargeFn = uint64_t (*)(std::string_view key, const V& value);
 
-  // shard_bits < 0 picks default_shard_bits(capacity); at most 8.
-  ShardedLru(uint64_t capacity_bytes, int shard_bits, ChargeFn charge)
-      : capacity_(capacity_bytes), charge_(charge) {
+  // shard_bits < 0 picks default_shard_bits(capacity); at most 8. A value
+  // charged more than max_charge is never kept (counted as rejected), like
+  // one larger than its shard.
+  ShardedLru(uint64_t capacity_bytes, int shard_bits, ChargeFn charge,
+             uint64_t max_charge = UINT64_MAX)
+      : capacity_(capacity_bytes), max_charge_(max_charge), charge_(charge) {
     if (shard_bits < 0) shard_bits = default_shard_bits(capacity_bytes);
     shard_bits_ = std::min(shard_bits, 8);
     const uint64_t n = uint64_t{1} << shard_bits_;
@@ -201,7 +204,7 @@ class ShardedLru {
   void insert_locked(Shard& s, std::string_view key, V value) {
     if (auto it = s.index.find(key); it != s.index.end()) remove_locked(s, it->second);
     const uint64_t charge = charge_(key, value);
-    if (charge > s.capacity) {
+    if (charge > s.capacity || charge > max_charge_) {
       s.stats.rejected++;
       return;
     }
@@ -233,6 +236,7 @@ class ShardedLru {
   }
 
   const uint64_t capacity_;
+  const uint64_t max_charge_;
   int shard_bits_ = 0;
   ChargeFn charge_;
   std::vector<std::unique_ptr<Shard>> shards_;

@@ -34,6 +34,7 @@
 #include "lsm/engine_store.h"
 #include "lsm/reader_access.h"
 #include "lsm/sst_verify.h"
+#include "lsm/verified_sst_source.h"
 #include "util/background_loop.h"
 #include "util/hash.h"
 #include "util/signing.h"
@@ -47,9 +48,39 @@ struct TableOpener {
   ObjectStorePtr store;
   std::shared_ptr<DiskCache> disk;
   std::shared_ptr<BlockCache> block_cache;
-  std::optional<Ed25519Verifier> verifier;
+  std::optional<Ed25519KeyRing> verifier;
   bool verify_sha256 = false;
   uint64_t tail_read = 64 * 1024;
+  uint64_t whole_below = 0;              // ReaderOptions::range_read_min_sst_size
+  bool unverified_range_reads = false;   // ReaderOptions::allow_unverified_range_reads
+
+  // The source an SST is served from (ReaderOptions, "range-read knobs",
+  // and docs/DECISIONS.md, issue 14):
+  //   size < whole_below         one whole GET, kept in memory (checked
+  //                              against the manifest first when verifying);
+  //   verifying                  VerifiedSstSource: streamed and checked
+  //                              before anything is served, then granules
+  //                              checked against their digests;
+  //   verifying but unverified_range_reads, or not verifying
+  //                              ranged GETs (through the disk cache).
+  Result<std::shared_ptr<RandomAccessSource>> source_for(const SstMeta& meta,
+                                                         const std::string& key) const {
+    const bool verify = verify_sha256 || verifier.has_value();
+    if (verifier) ISLE_RETURN_IF_ERROR(verify_sst_signature(meta, *verifier));
+    if (meta.size < whole_below) {
+      ISLE_ASSIGN_OR_RETURN(GetResult whole, store->get(key));
+      if (verify) ISLE_RETURN_IF_ERROR(verify_sst_bytes(meta, whole.data));
+      return std::shared_ptr<RandomAccessSource>(
+          std::make_shared<MemorySource>(std::move(whole.data), key));
+    }
+    if (verify && !unverified_range_reads) {
+      ISLE_ASSIGN_OR_RETURN(auto v, VerifiedSstSource::open(store, key, meta, disk));
+      return std::shared_ptr<RandomAccessSource>(std::move(v));
+    }
+    std::shared_ptr<RandomAccessSource> source = std::make_shared<ObjectStoreSource>(store, key);
+    if (disk) source = std::make_shared<DiskCachedSource>(source, disk, meta.id);
+    return source;
+  }
 
   Result<std::shared_ptr<const SstReader>> open(const SstMeta& meta) const {
     const std::string key = sst_key(meta.id);
@@ -59,17 +90,7 @@ struct TableOpener {
       ro.block_cache = block_cache;
       ro.cache_id = meta.id;
     }
-    std::shared_ptr<RandomAccessSource> source;
-    if (verify_sha256 || verifier) {
-      if (verifier) ISLE_RETURN_IF_ERROR(verify_sst_signature(meta, *verifier));
-      // Verified SSTs are read whole once and served from memory.
-      ISLE_ASSIGN_OR_RETURN(GetResult whole, store->get(key));
-      ISLE_RETURN_IF_ERROR(verify_sst_bytes(meta, whole.data));
-      source = std::make_shared<MemorySource>(std::move(whole.data), key);
-    } else {
-      source = std::make_shared<ObjectStoreSource>(store, key);
-      if (disk) source = std::make_shared<DiskCachedSource>(source, disk, meta.id);
-    }
+    ISLE_ASSIGN_OR_RETURN(std::shared_ptr<RandomAccessSource> source, source_for(meta, key));
     auto r = SstReader::open(std::move(source), ro);
     if (!r.ok()) return r.status();
     return std::shared_ptr<const SstReader>(std::move(*r));
@@ -160,6 +181,8 @@ class Reader::Impl {
     opener_.store = store_;
     opener_.tail_read = o_.sst_tail_read;
     opener_.verify_sha256 = o_.verify_sst_sha256;
+    opener_.whole_below = o_.range_read_min_sst_size;
+    opener_.unverified_range_reads = o_.allow_unverified_range_reads;
     opener_.block_cache = std::make_shared<BlockCache>(o_.block_cache_bytes);
     if (!o_.cache_dir.empty()) {
       auto d = DiskCache::open(o_.cache_dir, o_.disk_cache_bytes);
@@ -167,11 +190,14 @@ class Reader::Impl {
       opener_.disk = *d;
     }
     if (!o_.verify_public_key_pem.empty()) {
-      auto v = Ed25519Verifier::from_pem(o_.verify_public_key_pem);
+      auto v = Ed25519KeyRing::from_pem(o_.verify_public_key_pem);
       if (!v.ok()) return v.status().with_context("reader verify_public_key_pem");
       opener_.verifier = std::move(*v);
     }
-    blobs_ = std::make_unique<BlobCache>(o_.blob_cache_bytes, opener_.disk);
+    BlobCacheOptions bo;
+    bo.max_item_bytes = o_.blob_cache_max_item_size;
+    bo.verify_sha256 = o_.verify_blobs_on_read;
+    blobs_ = std::make_unique<BlobCache>(o_.blob_cache_bytes, opener_.disk, -1, bo);
     {
       std::lock_guard lk(refresh_mu_);
       ISLE_RETURN_IF_ERROR(log_.open());
@@ -246,7 +272,10 @@ class Reader::Impl {
     const std::string key = blob_key(ref->sha256_hex);
     auto blob = blobs_->get_or_load(ref->sha256_hex, [&]() -> Result<BlobCache::BlobPtr> {
       ISLE_ASSIGN_OR_RETURN(GetResult r, store_->get(key));
-      if (r.data.size() != ref->size || sha256_hex(r.data) != ref->sha256_hex) {
+      // The size is always checked; the sha256 unless verify_blobs_on_read
+      // is off (ReaderOptions).
+      if (r.data.size() != ref->size ||
+          (o_.verify_blobs_on_read && sha256_hex(r.data) != ref->sha256_hex)) {
         return Status::Corruption(key + ": content does not match its sha256 and size");
       }
       return std::make_shared<const std::string>(std::move(r.data));
@@ -258,9 +287,14 @@ class Reader::Impl {
   std::unique_ptr<Iterator> iterator(const IteratorOptions& io) { return iterator(io, view()); }
 
   std::unique_ptr<Iterator> iterator(const IteratorOptions& io, std::shared_ptr<const View> v) {
+    // An inclusive upper bound b becomes the exclusive bound b + '\0', the
+    // smallest key greater than b: k <= b exactly when k < b + '\0'. So
+    // everything below (SST pruning, the DbIterator) sees one kind.
+    std::optional<std::string> upper = io.upper_bound;
+    if (upper && io.upper_bound_inclusive) upper->push_back('\0');
     auto within = [&](const SstMeta& m) {
       if (io.lower_bound && m.max_key < *io.lower_bound) return false;
-      if (io.upper_bound && m.min_key >= *io.upper_bound) return false;
+      if (upper && m.min_key >= *upper) return false;
       return true;
     };
     std::vector<std::unique_ptr<InternalIterator>> children;
@@ -287,7 +321,7 @@ class Reader::Impl {
     DbIteratorOptions dio;
     dio.now_ms = static_cast<uint64_t>(clock_->now_ms());
     dio.lower_bound = io.lower_bound;
-    dio.upper_bound = io.upper_bound;
+    dio.upper_bound = std::move(upper);
     dio.resolve_blob = [this](std::string_view p) { return resolve_blob(p); };
     auto it = std::make_unique<DbIterator>(new_merging_iterator(std::move(children)), std::move(dio));
     return std::make_unique<ReaderIterator>(std::move(v), std::move(it));
@@ -310,6 +344,8 @@ class Reader::Impl {
       m.runs.emplace_back();
       for (const auto& t : r.ssts) m.runs.back().push_back(table_info(t));
     }
+    m.max_committed_lsn = s.max_committed_lsn();
+    m.low_watermark_lsn = s.low_watermark_lsn();
     return m;
   }
 
@@ -463,14 +499,25 @@ Result<std::vector<std::optional<std::string>>> PinnedSnapshot::multi_get(
 }
 
 Result<std::vector<KeyValue>> Reader::scan(std::string_view min, std::string_view max) {
-  return scan_limit(min, max, SIZE_MAX);
+  return scan_limit(min, max, SIZE_MAX, UpperBound::kExclusive);
+}
+
+Result<std::vector<KeyValue>> Reader::scan(std::string_view min, std::string_view max,
+                                           UpperBound upper) {
+  return scan_limit(min, max, SIZE_MAX, upper);
 }
 
 Result<std::vector<KeyValue>> Reader::scan_limit(std::string_view min, std::string_view max,
                                                  size_t limit) {
+  return scan_limit(min, max, limit, UpperBound::kExclusive);
+}
+
+Result<std::vector<KeyValue>> Reader::scan_limit(std::string_view min, std::string_view max,
+                                                 size_t limit, UpperBound upper) {
   IteratorOptions io;
   io.lower_bound = std::string(min);
   if (!max.empty()) io.upper_bound = std::string(max);
+  io.upper_bound_inclusive = upper == UpperBound::kInclusive;
   auto it = impl_->iterator(io);
   std::vector<KeyValue> out;
   for (it->seek_to_first(); it->valid() && out.size() < limit; it->next()) {

@@ -2,6 +2,7 @@
 #include "server/reader_role_util.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "server/api.h"
 #include "server/metrics.h"
@@ -22,15 +23,26 @@ void add_reader_keys(ConfigSchema& s, const std::string& section, const std::str
   s.add({.path = section + ".disk_cache_size", .type = T::kSize, .default_value = "1GiB",
          .help = "bytes the on-disk cache may hold"});
   s.add({.path = section + ".verify_sha256", .type = T::kBool, .default_value = "false",
-         .help = "download each SST whole and check its sha256 before serving from it"});
+         .help = "stream each SST once and check its sha256 before serving from it"});
+  s.add({.path = section + ".blob_cache_max_item_size", .type = T::kSize, .default_value = "0",
+         .help = "blobs larger than this are not kept in the in-memory blob cache (0 = no limit)"});
+  s.add({.path = section + ".verify_blobs", .type = T::kBool, .default_value = "true",
+         .help = "check every blob's sha256 against its reference (off: only its size)"});
+  s.add({.path = section + ".range_read_min_sst_size", .type = T::kSize, .default_value = "0",
+         .help = "SSTs smaller than this are fetched whole by one GET and kept in memory while live"});
+  s.add({.path = section + ".allow_unverified_range_reads", .type = T::kBool,
+         .default_value = "false",
+         .help = "with verification on, serve SSTs of at least range_read_min_sst_size by ranged "
+                 "reads WITHOUT checking their sha256 (logged as a warning at start)"});
   s.add({.path = section + ".verify_public_key_file", .type = T::kString,
-         .help = "Ed25519 public key (PEM): every SST must carry its signature"});
+         .help = "Ed25519 public keys (PEM, one or more): every SST must carry a signature by one"});
 }
 
 Result<ReaderOptions> reader_options(const DaemonContext& ctx, const std::string& section) {
   const Config& c = *ctx.config;
   ReaderOptions o;
   o.prefix = ctx.db.prefix;
+  o.manifest_storage = ctx.db.manifest_storage;
   o.lease = ctx.db.lease;
   o.refresh_interval = c.get_duration(section + ".refresh_interval");
   o.block_cache_bytes = c.get_size(section + ".block_cache_size");
@@ -38,15 +50,31 @@ Result<ReaderOptions> reader_options(const DaemonContext& ctx, const std::string
   o.cache_dir = c.get_string(section + ".cache_dir");
   o.disk_cache_bytes = c.get_size(section + ".disk_cache_size");
   o.verify_sst_sha256 = c.get_bool(section + ".verify_sha256");
+  o.blob_cache_max_item_size = c.get_size(section + ".blob_cache_max_item_size");
+  o.verify_blobs_on_read = c.get_bool(section + ".verify_blobs");
+  o.range_read_min_sst_size = c.get_size(section + ".range_read_min_sst_size");
+  o.allow_unverified_range_reads = c.get_bool(section + ".allow_unverified_range_reads");
   if (auto path = c.get_string(section + ".verify_public_key_file"); !path.empty()) {
     // Fail closed: a key that was asked for but cannot be used must stop
     // the daemon, never leave verification off.
-    auto v = Ed25519Verifier::from_pem_file(path);
+    // The file may hold several public keys (writer, compactor, rotation).
+    auto v = Ed25519KeyRing::from_pem_file(path);
     if (!v.ok()) {
       // from_pem_file's messages name the path ("cannot open key file ...").
       return Status::InvalidArgument(section + ".verify_public_key_file: " + v.status().message());
     }
-    o.verify_public_key_pem = v->public_key_pem();
+    o.verify_public_key_pem = v->public_keys_pem();
+  }
+  // Said once, at start (reader_options runs once per daemon start): the
+  // library has no logger, the daemons do.
+  if (o.allow_unverified_range_reads && (o.verify_sst_sha256 || !o.verify_public_key_pem.empty())) {
+    spdlog::warn("{}.allow_unverified_range_reads is on: SSTs of {} bytes or more are served by "
+                 "ranged reads whose bytes are NOT checked against the manifest's sha256",
+                 section, o.range_read_min_sst_size);
+  }
+  if (!o.verify_blobs_on_read) {
+    spdlog::warn("{}.verify_blobs is off: blobs are returned without checking their sha256",
+                 section);
   }
   return o;
 }
@@ -104,6 +132,14 @@ nlohmann::json table_json(const TableInfo& t) {
 
 }  // namespace
 
+void lsn_to_json(const ManifestInfo& info, nlohmann::json& out) {
+  // null when some live SST carries no LSN range (or there is none).
+  out["max_committed_lsn"] =
+      info.max_committed_lsn ? nlohmann::json(*info.max_committed_lsn) : nlohmann::json(nullptr);
+  out["low_watermark_lsn"] =
+      info.low_watermark_lsn ? nlohmann::json(*info.low_watermark_lsn) : nlohmann::json(nullptr);
+}
+
 void manifest_to_json(const ManifestInfo& info, nlohmann::json& out) {
   out["log_position"] = info.log_position;
   out["log_seq_start"] = info.log_seq_start;
@@ -113,6 +149,7 @@ void manifest_to_json(const ManifestInfo& info, nlohmann::json& out) {
   out["writer_owner"] = info.writer_owner;
   out["compactor_epoch"] = info.compactor_epoch;
   out["retention_epoch"] = info.retention_epoch;
+  lsn_to_json(info, out);
   nlohmann::json l0 = nlohmann::json::array();
   for (const auto& t : info.l0) l0.push_back(table_json(t));
   out["l0"] = std::move(l0);

@@ -30,7 +30,11 @@ Result<ReaderOptions> reader_options(const DaemonContext& ctx, const std::string
 void register_reader_metrics(Metrics& m, std::function<ReaderStats()> stats,
                              std::function<ManifestInfo()> manifest);
 
-// {"log_position":..,"writer_epoch":..,"l0":[{table}...],"runs":[[{table}..]..]}
+// {"log_position":..,"writer_epoch":..,"max_committed_lsn":..,"low_watermark_lsn":..,
+//  "l0":[{table}...],"runs":[[{table}..]..]}
 void manifest_to_json(const ManifestInfo& info, nlohmann::json& out);
+// Just "max_committed_lsn" and "low_watermark_lsn" (numbers, or null when
+// unknown).
+void lsn_to_json(const ManifestInfo& info, nlohmann::json& out);
 
 }  // namespace isle::server
