@@ -7,6 +7,10 @@
 // answers 503: it may still commit, so the client should read before
 // retrying a non-idempotent sequence of operations.
 //
+// Shutdown (SIGTERM): everything buffered is committed before exit 0; if the
+// store keeps failing for writer.shutdown_timeout, the daemon logs the
+// sequence range that is not committed and exits 1 (those writes are lost).
+//
 // Fencing: once the Writer reports Fenced — on a write, a flush, or its
 // idle fence check (every 10 s) — every write answers 503 and the daemon
 // exits 75 (DaemonContext::fatal). WriterOptions::on_fenced reports the
@@ -68,11 +72,23 @@ class WriterRole final : public server::Role {
     out["fenced"] = writer_->status().code() == Code::kFenced;
   }
 
+  // SIGTERM: commit everything buffered within writer.shutdown_timeout
+  // (WriterOptions::close_timeout). Past it, the error names the seqs that
+  // are not committed and the daemon exits 1; the Writer's destructor then
+  // stops without waiting again (those writes are lost, as in a crash).
   Status shutdown() override {
     Status s = writer_->close();
     if (s.ok()) {
       spdlog::info("writer closed: every write up to seq {} is committed",
                    writer_->stats().durable_seq);
+    } else if (s.code() == Code::kAborted) {
+      const WriterStats st = writer_->stats();
+      const std::string range =
+          "seqs " + std::to_string(st.durable_seq + 1) + ".." + std::to_string(st.last_seq);
+      spdlog::error("writer.shutdown_timeout passed with the store failing: {} not committed; "
+                    "they are lost (writes answered 200 with durable=false, or 503)",
+                    range);
+      return Status::Aborted(range + " not committed within writer.shutdown_timeout");
     }
     return s;
   }
@@ -207,7 +223,12 @@ class WriterRole final : public server::Role {
   }
 
   HttpResponse flush() {
-    Status s = writer_->flush();
+    Status s = writer_->flush(durable_timeout_);
+    if (s.code() == Code::kAborted && writer_->status().ok()) {
+      return HttpResponse::error(503, "not_durable",
+                                 "the flush did not commit within writer.durable_timeout (the "
+                                 "writes stay buffered and may still commit): " + s.message());
+    }
     if (!s.ok()) return fail(s);
     return HttpResponse::json(200,
                               R"({"durable_seq":)" + std::to_string(writer_->stats().durable_seq) + "}");
@@ -258,6 +279,7 @@ Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
   o.block_size = c.get_size("writer.block_size");
   o.compression = server::compression_setting(c, "writer.compression");
   o.snapshot_every = static_cast<int>(c.get_int("writer.snapshot_every"));
+  o.close_timeout = c.get_duration("writer.shutdown_timeout");
   if (auto path = c.get_string("writer.signing_key_file"); !path.empty()) {
     std::ifstream in(path);
     if (!in) return Status::InvalidArgument("writer.signing_key_file: cannot read " + path);
@@ -314,6 +336,9 @@ DaemonSpec spec() {
             .help = "name recorded in the fence claim (default host:pid:random)"})
       .add({.path = "writer.durable_timeout", .type = T::kDuration, .default_value = "30s",
             .help = "a durable write not committed within this answers 503"})
+      .add({.path = "writer.shutdown_timeout", .type = T::kDuration, .default_value = "60s",
+            .help = "on SIGTERM, how long to wait for buffered writes to commit; past it writerd "
+                    "logs the uncommitted seqs and exits 1"})
       .add({.path = "writer.max_batch_lines", .type = T::kInt, .default_value = "10000",
             .help = "a /v1/batch with more lines answers 413 too_many_keys, before it is parsed",
             .min = 1, .max = 10'000'000})

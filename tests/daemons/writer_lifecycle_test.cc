@@ -1,9 +1,14 @@
 // writerd's life and death: a second writerd fences the first (exit 75,
 // 503s and never a false 200, every acknowledged write readable, seqs
 // increasing across the takeover); SIGTERM commits buffered writes and
-// exits 0; kill -9 loses no acknowledged durable write and a restarted
-// writerd keeps seqs increasing.
+// exits 0 — or, with the store down, gives up after
+// writer.shutdown_timeout, logs the seqs not committed and exits 1; kill -9
+// loses no acknowledged durable write and a restarted writerd keeps seqs
+// increasing.
 #include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "daemons/daemon_test.h"
@@ -218,6 +223,49 @@ TEST_F(DaemonTest, SigtermCommitsBufferedWritesAndExitsZero) {
   ASSERT_TRUE(w.start());
   HttpClient wc2 = w.client();
   EXPECT_GT(seq_of(wc2.put(kv_path("t/next"), "n")), last);
+}
+
+TEST_F(DaemonTest, SigtermWithTheStoreDownExitsOneAtTheShutdownTimeout) {
+  DaemonProcess& w = add("writerd", {{"writer.flush_interval", "1h"},
+                                     {"writer.shutdown_timeout", "2s"}});
+  ASSERT_TRUE(w.start());
+  expect_dead(w);  // it is meant to exit non-zero; TearDown kills it if it hangs
+  HttpClient wc = w.client();
+  uint64_t first = 0, last = 0;
+  for (int i = 0; i < 5; i++) {
+    HttpResult r = wc.request("PUT", kv_path("down/" + std::to_string(i), "durable=false"), "v", {}, 5s);
+    ASSERT_EQ(r.status, 200) << r.describe();
+    last = seq_of(r);
+    if (i == 0) first = last;
+  }
+  // The store goes away: the bucket folder is replaced by a plain file, so
+  // every request of the file store fails (this works as root too, where
+  // permissions would not).
+  const std::string bucket = dir() + "/bucket";
+  ASSERT_EQ(::rename(bucket.c_str(), (bucket + ".away").c_str()), 0);
+  { std::ofstream(bucket) << "not a folder"; }
+
+  auto t0 = Clock::now();
+  w.terminate();
+  std::optional<int> code = w.wait_exit(20s);
+  auto took = Clock::now() - t0;
+  ASSERT_TRUE(code.has_value()) << "writerd did not exit within 20 s of SIGTERM although "
+                                   "writer.shutdown_timeout is 2s and the store is down\n"
+                                << w.log(8192);
+  EXPECT_EQ(*code, 1) << "buffered writes were not committed: the exit must say so\n" << w.log(8192);
+  EXPECT_GE(took, 2s);
+  EXPECT_LT(took, 15s);
+  const std::string range = "seqs " + std::to_string(first) + ".." + std::to_string(last);
+  EXPECT_NE(w.log().find(range + " not committed"), std::string::npos)
+      << "the log must name the lost range (" << range << ")\n" << w.log(8192);
+
+  // Nothing it did not commit is visible once the store is back.
+  std::filesystem::remove(bucket);
+  ASSERT_EQ(::rename((bucket + ".away").c_str(), bucket.c_str()), 0);
+  DaemonProcess& r = add("readerd");
+  ASSERT_TRUE(r.start());
+  HttpClient rc = r.client();
+  EXPECT_TRUE(scan(rc, "prefix=down%2F").empty());
 }
 
 TEST_F(DaemonTest, KillNineLosesNoAcknowledgedDurableWrite) {

@@ -14,7 +14,8 @@
 //
 // Durability: a write is acknowledged as durable only by await_durable (or
 // flush/close returning OK). A crash loses buffered writes, never a
-// committed one. Thread-safe: any number of threads may write at once.
+// committed one; so does destroying a writer whose store stays down past
+// close_timeout. Thread-safe: any number of threads may write at once.
 #pragma once
 
 #include <chrono>
@@ -41,6 +42,9 @@ struct WriterStats {
   uint64_t flush_errors = 0;
   uint64_t bytes_flushed = 0;  // SST bytes uploaded
   uint64_t blobs_written = 0;
+  // Existing blobs written again on reuse because they were older than a
+  // quarter of DBOptions::gc_grace (see Writer::put).
+  uint64_t blobs_refreshed = 0;
   uint64_t sealed_memtables = 0;  // waiting to flush now
   uint64_t snapshots = 0;
 };
@@ -49,7 +53,10 @@ class Writer {
  public:
   class Impl;
   explicit Writer(std::unique_ptr<Impl> impl);
-  // Closes (flushes) if close() was not called; errors are dropped then.
+  // Closes if close() did not: waits up to WriterOptions::close_timeout for
+  // buffered writes to commit (not at all if a close() already timed out),
+  // then stops the background work. Whatever is still uncommitted then is
+  // lost, as in a crash; committed writes never are. Errors are dropped.
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -57,7 +64,13 @@ class Writer {
   // Each returns the write's sequence number. InvalidArgument for an empty
   // or oversized key or an oversized value; Backpressure when too many
   // memtables wait to flush (retry later); Fenced once another writer took
-  // over; Aborted after close().
+  // over; Aborted once close() began.
+  //
+  // A value of at least WriterOptions::blob_threshold bytes is uploaded
+  // first, as a content-addressed blob. An identical blob already stored is
+  // reused, unless it is at least DBOptions::gc_grace / 4 old: then it is
+  // uploaded again, so the garbage collector cannot delete it while this
+  // write commits (docs/format/gc.md, "Blobs reused while GC runs").
   Result<uint64_t> put(std::string_view key, std::string_view value);
   Result<uint64_t> put_with_ttl(std::string_view key, std::string_view value,
                                 std::chrono::milliseconds ttl);
@@ -77,10 +90,22 @@ class Writer {
                        std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
 
   // Seals the memtable and waits until everything written before the call
-  // is committed.
+  // is committed. flush() waits as long as that takes (while the store is
+  // down: forever); flush(timeout) returns Aborted after `timeout` with a
+  // message naming the range, "seqs N..M not committed". Nothing is lost
+  // then: the writes stay buffered, the writer keeps retrying in the
+  // background, and a later flush or close commits them. Fenced if the
+  // writer lost its fence first.
   Status flush();
-  // flush(), then stops the background work. Further writes get Aborted.
+  Status flush(std::chrono::milliseconds timeout);
+  // Stops accepting writes (they get Aborted from now on), waits as
+  // flush(timeout) does, then stops the background work. close() uses
+  // WriterOptions::close_timeout. On timeout it returns that Aborted
+  // ("seqs N..M not committed") and the writer stays closing: still
+  // retrying, so calling close again can finish the job. Calling it on a
+  // closed writer returns OK.
   Status close();
+  Status close(std::chrono::milliseconds timeout);
 
   // OK, or the terminal error (Fenced) that stopped this writer.
   Status status() const;

@@ -26,6 +26,7 @@
 #include <span>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "format/blob_ref.h"
@@ -105,22 +106,58 @@ class Writer::Impl {
   }
 
   // Stores a large value as a content-addressed blob (create-only; an
-  // existing blob of the same hash is the same bytes).
+  // existing blob of the same hash is the same bytes). An existing blob is
+  // reused only when its store timestamp is younger than a quarter of the
+  // GC grace; an older one is written again (same bytes, fresh timestamp),
+  // so the garbage collector, which deletes only blobs unreferenced AND a
+  // grace old, cannot take it while this write commits
+  // (docs/format/gc.md, "Blobs reused while GC runs").
   Status put_blob(std::string_view value, std::string* ref_out) {
     const std::string hash = sha256_hex(value);
     const std::string key = blob_key(hash);
+    bool exists = false;
+    ISLE_RETURN_IF_ERROR(put_blob_with_retries(key, value, PutOptions::create_only(), &exists));
+    bool refreshed = false;
+    if (exists) {
+      // store_ is a RetryStore: transient errors and lost responses of
+      // this read are retried there.
+      auto meta = store_->head(key);
+      if (!meta.ok() && !meta.status().is_not_found()) {
+        return meta.status().with_context("checking blob " + key);
+      }
+      // Read after the HEAD, so the age is never understated (a re-PUT too
+      // many only costs an upload).
+      const int64_t now = clock_->now_ms();
+      if (!meta.ok() || meta->modified_ms + db_.gc_grace.count() / 4 <= now) {
+        // Old, or deleted since the create-only PUT: write it again.
+        ISLE_RETURN_IF_ERROR(put_blob_with_retries(key, value, PutOptions::overwrite(), nullptr));
+        refreshed = true;
+      }
+    }
+    *ref_out = encode_blob_ref(BlobRef{hash, value.size()});
+    std::lock_guard lk(mu_);
+    stats_.blobs_written++;
+    if (refreshed) stats_.blobs_refreshed++;
+    return Status::OK();
+  }
+
+  // PUTs a blob, retrying transient errors and lost responses. With
+  // create-only, `*exists` tells whether it was there already (a lost
+  // response of our own earlier try counts: same bytes).
+  Status put_blob_with_retries(const std::string& key, std::string_view value,
+                               const PutOptions& mode, bool* exists) {
     for (int attempt = 0;; attempt++) {
-      auto r = store_->put(key, value, PutOptions::create_only());
-      if (r.ok() || r.status().is_precondition_failed()) break;
+      auto r = store_->put(key, value, mode);
+      if (r.ok()) return Status::OK();
+      if (exists && r.status().is_precondition_failed()) {
+        *exists = true;
+        return Status::OK();
+      }
       if (!(r.status().is_retryable() || r.status().is_unknown_outcome()) || attempt >= 8) {
         return r.status().with_context("uploading blob " + key);
       }
       std::this_thread::sleep_for(o_.retry_backoff * (1 << std::min(attempt, 5)));
     }
-    *ref_out = encode_blob_ref(BlobRef{hash, value.size()});
-    std::lock_guard lk(mu_);
-    stats_.blobs_written++;
-    return Status::OK();
   }
 
   Result<uint64_t> write(const WriteBatch& batch, bool atomic) {
@@ -133,6 +170,7 @@ class Writer::Impl {
     {
       std::lock_guard lk(mu_);
       if (!terminal_.ok()) return terminal_;
+      if (closing_) return Status::Aborted("writer is closing");
     }
     const int64_t now = clock_->now_ms();
     std::vector<PreparedOp> ops(batch.size());
@@ -171,6 +209,7 @@ class Writer::Impl {
     std::unique_lock lk(mu_);
     for (;;) {
       if (!terminal_.ok()) return terminal_;
+      if (closing_) return Status::Aborted("writer is closing");
       if (static_cast<int>(sealed_.size()) >= o_.max_sealed_memtables) {
         return Status::Backpressure(std::to_string(sealed_.size()) +
                                     " memtables are waiting to flush; retry later");
@@ -225,37 +264,59 @@ class Writer::Impl {
                            " to become durable (it may still commit)");
   }
 
-  Status flush() {
+  // Seals the active memtable and waits until everything written before
+  // the call is committed, the writer stops, or `timeout` passes (max() =
+  // no limit). On timeout the data stays where it is and the flusher keeps
+  // retrying.
+  Status flush(std::chrono::milliseconds timeout) {
+    const auto deadline = deadline_after(timeout);
     std::unique_lock lk(mu_);
     const uint64_t target = last_seq_;
     seal_locked();
-    done_cv_.wait(lk, [&] { return durable_seq_ >= target || !terminal_.ok(); });
-    if (durable_seq_ >= target) return Status::OK();
-    return terminal_;
+    return wait_committed_locked(lk, target, deadline, timeout, "flush");
   }
 
-  Status close() {
-    Status s = flush();
-    {
-      std::lock_guard lk(mu_);
-      if (terminal_.ok()) terminal_ = Status::Aborted("writer closed");
-      closing_ = true;
+  Status close() { return close(o_.close_timeout); }
+
+  // Stops new writes, then waits as flush(timeout) does. Committed in
+  // time: stops the flusher and returns OK (or the terminal error). Timed
+  // out: returns the error and leaves the writer closing — no new writes,
+  // the flusher still retrying — so a later close() can finish the job.
+  Status close(std::chrono::milliseconds timeout) {
+    const auto deadline = deadline_after(timeout);
+    std::unique_lock lk(mu_);
+    if (stopped_) return Status::OK();
+    closing_ = true;
+    const uint64_t target = last_seq_;
+    seal_locked();
+    Status s = wait_committed_locked(lk, target, deadline, timeout, "close");
+    if (!s.ok() && terminal_.ok()) {
+      close_timed_out_ = true;
+      return s;
     }
+    if (terminal_.ok()) terminal_ = Status::Aborted("writer closed");
+    lk.unlock();
     cv_.notify_all();
     stop_thread();
+    // After a crash (simulated) there is nothing left to report.
     return s.code() == Code::kAborted ? Status::OK() : s;
   }
 
-  void simulate_crash() {
+  // The destructor: close within close_timeout (at once if a close already
+  // timed out: the owner gave up on that), then stop whatever is left, as
+  // in a crash.
+  void destroy() {
+    bool wait;
     {
       std::lock_guard lk(mu_);
-      crashed_ = true;
-      if (terminal_.ok()) terminal_ = Status::Aborted("writer crashed (simulated)");
+      if (stopped_) return;
+      wait = !close_timed_out_;
     }
-    cv_.notify_all();
-    done_cv_.notify_all();
-    stop_thread();
+    if (wait) (void)close(o_.close_timeout);
+    stop_now("writer destroyed with uncommitted writes after close_timeout");
   }
+
+  void simulate_crash() { stop_now("writer crashed (simulated)"); }
 
   Status status() const {
     std::lock_guard lk(mu_);
@@ -270,11 +331,6 @@ class Writer::Impl {
     s.sealed_memtables = sealed_.size();
     s.epoch = epoch_;
     return s;
-  }
-
-  bool closed() const {
-    std::lock_guard lk(mu_);
-    return closing_ || crashed_;
   }
 
  private:
@@ -292,7 +348,50 @@ class Writer::Impl {
   };
 
   void stop_thread() {
+    std::lock_guard join_lk(join_mu_);
     if (flusher_.joinable()) flusher_.join();
+    std::lock_guard lk(mu_);
+    stopped_ = true;
+  }
+
+  // Stops the flusher without flushing: buffered writes are dropped.
+  void stop_now(const char* why) {
+    {
+      std::lock_guard lk(mu_);
+      if (stopped_) return;
+      crashed_ = true;
+      if (terminal_.ok()) terminal_ = Status::Aborted(why);
+    }
+    cv_.notify_all();
+    done_cv_.notify_all();
+    stop_thread();
+  }
+
+  // nullopt = no deadline (max(), or too far to represent).
+  static std::optional<SteadyClock::time_point> deadline_after(std::chrono::milliseconds t) {
+    if (t >= std::chrono::hours(24 * 365 * 100)) return std::nullopt;
+    return SteadyClock::now() + std::max(t, std::chrono::milliseconds(0));
+  }
+
+  // Waits until every sequence <= target is committed, the writer has a
+  // terminal error, or the deadline passes (Aborted naming what is not
+  // committed).
+  Status wait_committed_locked(std::unique_lock<std::mutex>& lk, uint64_t target,
+                               std::optional<SteadyClock::time_point> deadline,
+                               std::chrono::milliseconds timeout, const char* what) {
+    const auto pred = [&] { return durable_seq_ >= target || !terminal_.ok(); };
+    if (deadline) {
+      done_cv_.wait_until(lk, *deadline, pred);
+    } else {
+      done_cv_.wait(lk, pred);
+    }
+    if (durable_seq_ >= target) return Status::OK();
+    if (!terminal_.ok()) return terminal_;
+    return Status::Aborted(std::string(what) + " timed out after " +
+                           std::to_string(timeout.count()) + " ms: seqs " +
+                           std::to_string(durable_seq_ + 1) + ".." + std::to_string(target) +
+                           " not committed (still buffered; the writer keeps retrying, and a "
+                           "later flush or close can commit them)");
   }
 
   void seal_locked() {
@@ -470,8 +569,11 @@ class Writer::Impl {
   SteadyClock::time_point last_flush_start_;
   SteadyClock::time_point last_fence_check_;
   Status terminal_;
-  bool closing_ = false;
+  bool closing_ = false;          // close() began: no new writes
+  bool close_timed_out_ = false;  // a close() returned on its deadline
   bool crashed_ = false;
+  bool stopped_ = false;          // the flusher was joined
+  std::mutex join_mu_;            // one joiner at a time
   WriterStats stats_;
 
   // Flusher thread only (after start()).
@@ -508,7 +610,7 @@ Result<std::unique_ptr<Writer>> open_writer_impl(ObjectStorePtr store, const DBO
 
 Writer::Writer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Writer::~Writer() {
-  if (impl_ && !impl_->closed()) (void)impl_->close();
+  if (impl_) impl_->destroy();
 }
 
 Result<uint64_t> Writer::put(std::string_view key, std::string_view value) {
@@ -540,8 +642,10 @@ Result<uint64_t> Writer::write(const WriteBatch& batch, const WriteOptions& opti
 Status Writer::await_durable(uint64_t seq, std::chrono::milliseconds timeout) {
   return impl_->await_durable(seq, timeout);
 }
-Status Writer::flush() { return impl_->flush(); }
+Status Writer::flush() { return impl_->flush(std::chrono::milliseconds::max()); }
+Status Writer::flush(std::chrono::milliseconds timeout) { return impl_->flush(timeout); }
 Status Writer::close() { return impl_->close(); }
+Status Writer::close(std::chrono::milliseconds timeout) { return impl_->close(timeout); }
 Status Writer::status() const { return impl_->status(); }
 WriterStats Writer::stats() const { return impl_->stats(); }
 void Writer::simulate_crash() { impl_->simulate_crash(); }
