@@ -42,12 +42,36 @@ std::optional<ObjectStorePtr> Context::store(int* exit_code) {
   return store_;
 }
 
+std::optional<DBOptions> Context::db_options(int* exit_code) {
+  DBOptions o;
+  o.prefix = prefix;
+  auto side = [&](const std::string& url) -> std::optional<ObjectStorePtr> {
+    auto s = open_object_store(url);
+    if (!s.ok()) {
+      *exit_code = fail("opening store " + url, s.status());
+      return std::nullopt;
+    }
+    return engine_store(*s, prefix, std::chrono::milliseconds(20));
+  };
+  if (!manifest_store_url.empty()) {
+    auto s = side(manifest_store_url);
+    if (!s) return std::nullopt;
+    o.manifest_storage = object_store_manifest_storage(*s);
+  }
+  if (!gc_marks_store_url.empty()) {
+    auto s = side(gc_marks_store_url);
+    if (!s) return std::nullopt;
+    o.gc_mark_storage = object_store_gc_mark_storage(*s);
+  }
+  return o;
+}
+
 std::optional<DB> Context::db(int* exit_code) {
   auto st = store(exit_code);
   if (!st) return std::nullopt;
-  DBOptions o;
-  o.prefix = prefix;
-  auto d = DB::open(*st, o);
+  auto o = db_options(exit_code);
+  if (!o) return std::nullopt;
+  auto d = DB::open(*st, *o);
   if (!d.ok()) {
     *exit_code = fail("opening database", d.status());
     return std::nullopt;

@@ -55,6 +55,12 @@ class Context {
  public:
   std::string store_url;  // --store or $ISLE_STORE
   std::string prefix;     // --prefix or $ISLE_PREFIX (the database's folder)
+  // --manifest-store / $ISLE_MANIFEST_STORE and --gc-marks-store /
+  // $ISLE_GC_MARKS_STORE: the manifest and GC's marks in stores of their
+  // own (as the daemons' store.manifest_url / store.gc_marks_url), under
+  // the same prefix. Empty = in the --store.
+  std::string manifest_store_url;
+  std::string gc_marks_store_url;
   bool json = false;      // --json
   bool quiet = false;     // --quiet: no warnings, no progress lines
   bool progress = true;   // --no-progress turns it off
@@ -63,7 +69,10 @@ class Context {
   // The store (opened once). Without a URL: a usage error is printed and
   // nullopt returned with *exit_code = 2; on an open error, 1.
   std::optional<ObjectStorePtr> store(int* exit_code);
-  // DB::open(store, {prefix}); same error convention.
+  // {prefix, manifest_storage, gc_mark_storage} from the flags; same
+  // error convention (a store URL that does not open: 1).
+  std::optional<DBOptions> db_options(int* exit_code);
+  // DB::open(store, db_options()); same error convention.
   std::optional<DB> db(int* exit_code);
   // Reader with modest caches (a CLI process reads little and exits).
   std::optional<std::unique_ptr<Reader>> reader(int* exit_code);

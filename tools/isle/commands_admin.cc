@@ -44,8 +44,12 @@ int run_gc(Context& ctx, const po::variables_map& vm) {
   if (!retention) return ctx.usage_error("--change-retention: " + err);
   auto store = ctx.store(&code);
   if (!store) return code;
+  auto db = ctx.db_options(&code);
+  if (!db) return code;
   GcOptions o;
   o.prefix = ctx.prefix;
+  o.manifest_storage = db->manifest_storage;
+  o.mark_storage = db->gc_mark_storage;
   o.grace = *grace;
   o.change_retention = *retention;
   o.dry_run = dry_run;

@@ -36,12 +36,16 @@ const char* kExitCodes =
 const char* kEnvironment =
     "Environment:\n"
     "  ISLE_STORE   default for --store\n"
-    "  ISLE_PREFIX  default for --prefix\n";
+    "  ISLE_PREFIX  default for --prefix\n"
+    "  ISLE_MANIFEST_STORE  default for --manifest-store\n"
+    "  ISLE_GC_MARKS_STORE  default for --gc-marks-store\n";
 
 void add_global_options(po::options_description& g) {
   g.add_options()
       ("store", po::value<std::string>(), "object store URL: file:///ABS/DIR, mem:// (env ISLE_STORE)")
       ("prefix", po::value<std::string>(), "the database's folder in the bucket (env ISLE_PREFIX; default: the root)")
+      ("manifest-store", po::value<std::string>(), "object store URL of the manifest, if not in --store (env ISLE_MANIFEST_STORE)")
+      ("gc-marks-store", po::value<std::string>(), "object store URL of GC's marks, if not in --store (env ISLE_GC_MARKS_STORE)")
       ("json", po::bool_switch(), "machine-readable JSON output where it applies")
       ("quiet,q", po::bool_switch(), "no warnings and no progress lines on stderr")
       ("no-progress", po::bool_switch(), "no progress lines on stderr")
@@ -50,7 +54,8 @@ void add_global_options(po::options_description& g) {
 
 // Global options that take a value / that are switches (pass 1 skips them
 // when looking for the command word).
-const std::set<std::string> kGlobalWithValue = {"--store", "--prefix"};
+const std::set<std::string> kGlobalWithValue = {"--store", "--prefix", "--manifest-store",
+                                                  "--gc-marks-store"};
 const std::set<std::string> kGlobalSwitches = {"--json", "--quiet", "-q", "--no-progress",
                                                 "--help", "-h", "--version"};
 // Commands with subcommands.
@@ -219,6 +224,16 @@ int run(int argc, char** argv) {
     ctx.prefix = vm["prefix"].as<std::string>();
   } else if (const char* e = std::getenv("ISLE_PREFIX")) {
     ctx.prefix = e;
+  }
+  if (vm.count("manifest-store")) {
+    ctx.manifest_store_url = vm["manifest-store"].as<std::string>();
+  } else if (const char* e = std::getenv("ISLE_MANIFEST_STORE")) {
+    ctx.manifest_store_url = e;
+  }
+  if (vm.count("gc-marks-store")) {
+    ctx.gc_marks_store_url = vm["gc-marks-store"].as<std::string>();
+  } else if (const char* e = std::getenv("ISLE_GC_MARKS_STORE")) {
+    ctx.gc_marks_store_url = e;
   }
   ctx.json = vm["json"].as<bool>();
   ctx.quiet = vm["quiet"].as<bool>();

@@ -5,19 +5,20 @@
 //   1. lists sstable/ and blobs/ (before replaying, so the replayed state is
 //      at least as new as the listing);
 //   2. replays the manifest (no fence: GC never appends to the log) and
-//      records, in manifest/gc/pending-sst/pending.json, a pending-delete
-//      mark {id, due = first time GC saw it unreferenced + grace} for every
-//      SST that left the live set since GC's checkpoint
-//      (manifest/gc/checkpoint.json), then advances the checkpoint;
+//      records, in the pending-delete marks, a mark {id, due = first time
+//      GC saw it unreferenced + grace} for every SST that left the live
+//      set since GC's checkpoint, then advances the checkpoint (both state
+//      objects live in the GcMarkStorage: by default
+//      manifest/gc/pending-sst/pending.json and manifest/gc/checkpoint.json);
 //   3. deletes SSTs whose mark is due (and drops the marks);
 //   4. orphan sweep: deletes SST objects that are neither live nor marked
 //      and older than the grace (uploads that never committed);
 //   5. blob sweep: deletes blobs referenced by no live and no marked SST,
-//      older than the grace;
-//   6. deletes manifest/log/<p> and manifest/snapshots/<p> for p below a
-//      log_seq_start that GC first observed at least a grace ago (log
-//      entries: at least change_retention ago) — never the snapshot
-//      CURRENT names.
+//      older than the grace, each after a last check (below);
+//   6. deletes, through the ManifestStorage, the log entries and snapshots
+//      at positions p below a log_seq_start that GC first observed at
+//      least a grace ago (log entries: at least change_retention ago) —
+//      never the snapshot CURRENT names.
 // SSTs a writer published (L0) are kept for max(grace, change_retention)
 // after they leave the live set: they are the change feed's history.
 //
@@ -25,10 +26,14 @@
 // for at least the grace, judged by this collector's clock (marks) or by the
 // object's store timestamp (orphans, blobs). The grace must be longer than
 // the manifest lease, so a stalled committer cannot resurrect a collected
-// log position (docs/manifest-protocol.md). Known limit: the writer
-// deduplicates blobs by content, so a blob that sat unreferenced for the
-// whole grace and is reused by a write at the very moment it is deleted is
-// lost (docs/format/gc.md, "Known limits").
+// log position (docs/manifest-protocol.md). Blobs are deduplicated by
+// content, so a blob unreferenced for a grace may be reused by a write at
+// any moment: the writer re-PUTs a reused blob older than grace/4 (fresh
+// timestamp), and the sweep checks each candidate again right before its
+// delete (log entries committed since its replay, then a HEAD of the
+// timestamp). What remains — a re-PUT landing between that HEAD and the
+// DELETE, or a writer stalled for ~3/4 of the grace — is argued in
+// docs/format/gc.md, "Blobs reused while GC runs".
 //
 // Concurrency: any number of collectors may run at once, also in other
 // processes. Both state objects are updated only by compare-and-swap and
@@ -45,6 +50,7 @@
 #include <vector>
 
 #include "isle/clock.h"
+#include "isle/gc_mark_storage.h"
 #include "isle/manifest_storage.h"
 #include "isle/object_store.h"
 #include "isle/status.h"
@@ -63,10 +69,17 @@ struct GcOptions {
   Clock* clock = nullptr;
   // Keys per remove_batch request (1..1000).
   size_t delete_batch = 1000;
-  // Where the manifest lives; nullptr = the same store (the default). With
-  // a separate manifest storage GC cannot list it, so old log entries and
-  // snapshots are left alone (GcReport::manifest_skipped).
+  // Where the manifest lives; nullptr = the same store (the default). GC
+  // lists and deletes old log entries and snapshots through it
+  // (ManifestStorage::list_log_positions and friends); a storage that does
+  // not support those calls keeps them all (GcReport::manifest_skipped).
+  // Used as given (not scoped to `prefix`).
   ManifestStoragePtr manifest_storage;
+  // Where the pending-delete marks and the checkpoint live; nullptr =
+  // manifest/gc/ in the same store (the default, and the layout of earlier
+  // versions). Every collector of one database must use the same. Used as
+  // given (not scoped to `prefix`).
+  GcMarkStoragePtr mark_storage;
   // The manifest lease of the database (DBOptions::lease).
   std::chrono::milliseconds lease{30'000};
   // How long the change feed's history stays (TailingReader, changes
@@ -91,7 +104,10 @@ struct GcReport {
   size_t pending_marks = 0;        // marks left after the run
   uint64_t log_position = 0;       // the state GC judged by (next log position)
   bool dry_run = false;
-  bool manifest_skipped = false;   // see GcOptions::manifest_storage
+  // Old log entries or snapshots were due, but the manifest storage cannot
+  // list or delete them (NotSupported): they were left alone. See
+  // GcOptions::manifest_storage.
+  bool manifest_skipped = false;
 };
 
 class GarbageCollector {

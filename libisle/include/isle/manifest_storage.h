@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "isle/object_store.h"
 #include "isle/status.h"
@@ -50,6 +51,27 @@ class ManifestStorage {
 
   virtual Result<std::string> read_snapshot(uint64_t pos) = 0;
   virtual Status create_snapshot(uint64_t pos, std::string_view data) = 0;
+
+  // ---- Garbage collection (optional) ----------------------------------
+  // The garbage collector deletes log entries and snapshots that no reader
+  // can need any more through these four calls (docs/format/gc.md). The
+  // defaults return NotSupported: an implementation without them keeps
+  // every old log entry and snapshot, and GC reports manifest_skipped.
+  // GC alone calls them, and only for positions below a log_seq_start
+  // CURRENT has shown for at least the GC grace; the storage needs no
+  // safety logic of its own.
+  //
+  // Positions of the existing log entries / snapshots below `limit`,
+  // ascending. May miss or include positions created or deleted during the
+  // call.
+  virtual Result<std::vector<uint64_t>> list_log_positions(uint64_t limit);
+  virtual Result<std::vector<uint64_t>> list_snapshot_positions(uint64_t limit);
+  // Deletes the log entries / snapshots at `positions` (at most 1000 per
+  // call). Idempotent: an absent position counts as deleted. Returns the
+  // positions that could not be deleted (GC retries them on a later run);
+  // an error means the call as a whole failed (nothing is known).
+  virtual Result<std::vector<uint64_t>> delete_logs(const std::vector<uint64_t>& positions);
+  virtual Result<std::vector<uint64_t>> delete_snapshots(const std::vector<uint64_t>& positions);
 
   // For messages, e.g. "file:///data#db1".
   virtual std::string describe() const = 0;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "maint/blob_recheck.h"
 #include "manifest/manifest_codec.h"
 #include "manifest/manifest_log.h"
 #include "store/prefix_store.h"
@@ -17,15 +18,14 @@ namespace {
 constexpr int kMaxAttempts = 16;          // analysis restarts on checkpoint races
 constexpr int kMaxCasAttempts = 64;       // CAS retries of one state object
 constexpr int kTransientRetries = 6;
+// The blob sweep re-reads the log tail at least this often (and at least
+// every grace/8) while it checks candidates.
+constexpr std::chrono::milliseconds kBlobRecheckEvery{10'000};
 
 constexpr std::string_view kSstDir = "sstable/";
 constexpr std::string_view kSstSuffix = ".sst";
 constexpr std::string_view kBlobDir = "blobs/";
 constexpr std::string_view kBlobSuffix = ".blob";
-constexpr std::string_view kLogDir = "manifest/log/";
-constexpr std::string_view kLogSuffix = ".json";
-constexpr std::string_view kSnapshotDir = "manifest/snapshots/";
-constexpr std::string_view kSnapshotSuffix = ".manifest";
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -47,20 +47,6 @@ std::optional<std::string> blob_hash_of(std::string_view key) {
   std::string hash(key.substr(slash + 1, key.size() - slash - 1 - kBlobSuffix.size()));
   if (hash.size() < 2 || blob_key(hash) != key) return {};
   return hash;
-}
-
-// "<dir><20 digits><suffix>" -> position.
-std::optional<uint64_t> position_of(std::string_view key, std::string_view dir,
-                                    std::string_view suffix) {
-  if (key.substr(0, dir.size()) != dir || !ends_with(key, suffix)) return {};
-  std::string_view digits = key.substr(dir.size(), key.size() - dir.size() - suffix.size());
-  if (digits.size() != 20) return {};
-  uint64_t v = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return {};
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return v;
 }
 
 void collect_live(const ManifestState& s, std::map<std::string, std::vector<std::string>>* out,
@@ -91,37 +77,38 @@ GarbageCollector::Impl::Impl(ObjectStorePtr store, GcOptions options)
       clock_(options_.clock ? options_.clock : Clock::system()),
       manifest_(options_.manifest_storage ? options_.manifest_storage
                                           : object_store_manifest_storage(store_)),
-      manifest_is_ours_(options_.manifest_storage == nullptr) {}
+      marks_(options_.mark_storage ? options_.mark_storage
+                                   : object_store_gc_mark_storage(store_)) {}
 
 // ---- state objects ---------------------------------------------------------
 
 Result<GarbageCollector::Impl::Versioned<PendingMarks>> GarbageCollector::Impl::read_pending() {
-  auto r = with_retries([&] { return store_->get(kGcPendingKey); });
+  auto r = with_retries([&] { return marks_->read_marks(); });
   Versioned<PendingMarks> v;
   if (r.status().is_not_found()) return v;
   if (!r.ok()) return r.status().with_context("reading " + std::string(kGcPendingKey));
   ISLE_ASSIGN_OR_RETURN(PendingMarks p, decode_pending_marks(r->data, kGcPendingKey));
   v.value = std::move(p);
-  v.etag = r->meta.etag;
+  v.etag = r->etag;
   return v;
 }
 
 Result<GarbageCollector::Impl::Versioned<GcCheckpoint>> GarbageCollector::Impl::read_checkpoint() {
-  auto r = with_retries([&] { return store_->get(kGcCheckpointKey); });
+  auto r = with_retries([&] { return marks_->read_checkpoint(); });
   Versioned<GcCheckpoint> v;
   if (r.status().is_not_found()) return v;
   if (!r.ok()) return r.status().with_context("reading " + std::string(kGcCheckpointKey));
   ISLE_ASSIGN_OR_RETURN(GcCheckpoint c, decode_gc_checkpoint(r->data, kGcCheckpointKey));
   v.value = std::move(c);
-  v.etag = r->meta.etag;
+  v.etag = r->etag;
   return v;
 }
 
-Status GarbageCollector::Impl::write_state(std::string_view key, const std::string& bytes,
+Status GarbageCollector::Impl::write_state(bool checkpoint, const std::string& bytes,
                                            const std::string& etag) {
-  const PutOptions opts = etag.empty() ? PutOptions::create_only() : PutOptions::if_match_etag(etag);
+  const std::string_view key = checkpoint ? kGcCheckpointKey : kGcPendingKey;
   for (int attempt = 0;; attempt++) {
-    auto r = store_->put(key, bytes, opts);
+    auto r = checkpoint ? marks_->write_checkpoint(bytes, etag) : marks_->write_marks(bytes, etag);
     if (r.ok()) return Status::OK();
     // A lost response of a conditional put: we cannot tell whether it
     // landed, so report a conflict; the caller re-reads and re-applies,
@@ -149,7 +136,7 @@ Result<PendingMarks> GarbageCollector::Impl::update_pending(const std::vector<Pe
     for (const std::string& id : drop) changed = next.remove(id) || changed;
     if (added) *added = n;
     if (!changed || options_.dry_run) return next;
-    Status s = write_state(kGcPendingKey, encode_pending_marks(next), cur.etag);
+    Status s = write_state(/*checkpoint=*/false, encode_pending_marks(next), cur.etag);
     if (s.ok()) return next;
     if (!s.is_precondition_failed()) return s;
   }
@@ -336,7 +323,7 @@ Result<std::optional<GarbageCollector::Impl::Analysis>> GarbageCollector::Impl::
   const bool unchanged = cp.value && cp.value->pos == next.pos && cp.value->live == next.live &&
                          cp.value->log_starts == next.log_starts;
   if (!options_.dry_run && !unchanged) {
-    Status s = write_state(kGcCheckpointKey, encode_gc_checkpoint(next), cp.etag);
+    Status s = write_state(/*checkpoint=*/true, encode_gc_checkpoint(next), cp.etag);
     if (s.is_precondition_failed()) return Out();  // another collector moved it: redo
     ISLE_RETURN_IF_ERROR(s);
   }
@@ -367,23 +354,62 @@ Result<std::vector<std::string>> GarbageCollector::Impl::delete_keys(
   return gone;
 }
 
-Result<std::vector<std::string>> GarbageCollector::Impl::list_positions_below(
-    std::string_view under, std::string_view suffix, uint64_t limit, uint64_t keep) {
-  std::vector<std::string> out;
-  ListOptions lo;
-  lo.prefix = std::string(under);
-  for (;;) {
-    auto page = with_retries([&] { return store_->list(lo); });
-    if (!page.ok()) return page.status().with_context("listing " + lo.prefix);
-    for (const ObjectMeta& m : page->objects) {
-      auto pos = position_of(m.key, under, suffix);
-      if (!pos) continue;
-      if (*pos >= limit) return out;  // ascending: nothing further qualifies
-      if (*pos != keep) out.push_back(m.key);
-    }
-    if (page->next_start_after.empty()) return out;
-    lo.start_after = page->next_start_after;
+Status GarbageCollector::Impl::check_manifest_exists(size_t ssts, size_t blobs) {
+  auto cur = with_retries([&] { return manifest_->read_current(); });
+  if (cur.ok()) return Status::OK();
+  if (!cur.status().is_not_found()) return cur.status().with_context("reading manifest/CURRENT");
+  auto first = with_retries([&] { return manifest_->read_log(1); });
+  if (first.ok()) return Status::OK();
+  if (!first.status().is_not_found()) return first.status().with_context("reading " + log_key(1));
+  return Status::InvalidArgument(
+      "the manifest in " + manifest_->describe() + " is empty, but the data store holds " +
+      std::to_string(ssts) + " SST and " + std::to_string(blobs) +
+      " blob objects: is the manifest storage (store.manifest_url) the database's? GC deletes "
+      "nothing");
+}
+
+Result<bool> GarbageCollector::Impl::collect_manifest(bool snapshots, uint64_t limit,
+                                                      uint64_t keep, GcReport* report) {
+  const char* what = snapshots ? "snapshots" : "log entries";
+  auto key_of = [&](uint64_t p) { return snapshots ? snapshot_key(p) : log_key(p); };
+  auto listed = with_retries([&] {
+    return snapshots ? manifest_->list_snapshot_positions(limit)
+                     : manifest_->list_log_positions(limit);
+  });
+  if (listed.status().code() == Code::kNotSupported) return false;
+  if (!listed.ok()) {
+    return listed.status().with_context(std::string("listing ") + what + " in " +
+                                        manifest_->describe());
   }
+  // The storage is not trusted with the safety rule: filter again.
+  std::vector<uint64_t> victims;
+  for (uint64_t p : *listed) {
+    if (p < limit && p != keep) victims.push_back(p);
+  }
+  std::sort(victims.begin(), victims.end());
+  victims.erase(std::unique(victims.begin(), victims.end()), victims.end());
+  size_t& counter = snapshots ? report->snapshots_deleted : report->log_entries_deleted;
+  for (size_t i = 0; i < victims.size(); i += options_.delete_batch) {
+    const size_t end = std::min(victims.size(), i + options_.delete_batch);
+    const std::vector<uint64_t> batch(victims.begin() + static_cast<ptrdiff_t>(i),
+                                      victims.begin() + static_cast<ptrdiff_t>(end));
+    std::set<uint64_t> failed;
+    if (!options_.dry_run) {
+      auto r = with_retries([&] {
+        return snapshots ? manifest_->delete_snapshots(batch) : manifest_->delete_logs(batch);
+      });
+      if (r.status().code() == Code::kNotSupported) return false;
+      if (!r.ok()) return r.status().with_context("deleting " + key_of(batch.front()) + "...");
+      failed.insert(r->begin(), r->end());
+    }
+    report->delete_failures += failed.size();
+    for (uint64_t p : batch) {
+      if (failed.count(p)) continue;
+      counter++;
+      report->deleted.push_back(key_of(p));
+    }
+  }
+  return true;
 }
 
 Result<GcReport> GarbageCollector::Impl::run_once() {
@@ -400,6 +426,16 @@ Result<GcReport> GarbageCollector::Impl::run_once() {
   std::vector<std::string> listed_ids;
   for (const ObjectMeta& m : *ssts) {
     if (auto id = sst_id_of(m.key)) listed_ids.push_back(*id);
+  }
+
+  // A manifest storage with no manifest at all (no CURRENT, no first log
+  // entry) next to a data store holding SSTs or blobs is a configuration
+  // error (the manifest is elsewhere, e.g. store.manifest_url unset): a
+  // real database claims its writer fence in the log before it uploads
+  // anything. Judging by the empty manifest would delete the whole
+  // database after a grace, so delete nothing.
+  if (!ssts->empty() || !blobs->empty()) {
+    ISLE_RETURN_IF_ERROR(check_manifest_exists(ssts->size(), blobs->size()));
   }
 
   // 2. Replay, mark, checkpoint.
@@ -464,17 +500,23 @@ Result<GcReport> GarbageCollector::Impl::run_once() {
       if (m.modified_ms + grace <= list_ms) dead_blobs.push_back(m.key);
     }
   }
-  ISLE_ASSIGN_OR_RETURN(gone, delete_keys(dead_blobs, &report));
-  report.blobs_deleted = gone.size();
-  report.deleted.insert(report.deleted.end(), gone.begin(), gone.end());
+  // A writer may have reused a candidate since the listing (content
+  // addressing): each one is checked again (log entries committed since
+  // the replay, then a HEAD of its timestamp) and deleted right after its
+  // own check. See maint/blob_recheck.h.
+  BlobRecheck recheck(store_.get(), manifest_.get(), clock_, options_.grace, a.log_position,
+                      std::min<std::chrono::milliseconds>(options_.grace / 8, kBlobRecheckEvery));
+  for (const std::string& key : dead_blobs) {
+    ISLE_ASSIGN_OR_RETURN(bool deletable, recheck.still_deletable(key, *blob_hash_of(key)));
+    if (!deletable) continue;
+    ISLE_ASSIGN_OR_RETURN(gone, delete_keys({key}, &report));
+    report.blobs_deleted += gone.size();
+    report.deleted.insert(report.deleted.end(), gone.begin(), gone.end());
+  }
 
   // 6. Log entries and snapshots below a log_seq_start first seen a grace
   // ago. Every checkpoint is at or past it (a checkpoint's pos is the end
   // of a replay that already saw that log_seq_start).
-  if (!manifest_is_ours_) {
-    report.manifest_skipped = true;
-    return report;
-  }
   // Log entries are change-feed history too: they stay for the change
   // retention; snapshots only for the grace.
   auto start_seen_before = [&](int64_t keep) {
@@ -487,20 +529,17 @@ Result<GcReport> GarbageCollector::Impl::run_once() {
   const uint64_t old_start = start_seen_before(grace);
   const uint64_t old_log_start =
       start_seen_before(std::max(options_.grace, options_.change_retention).count());
+  // Through the manifest storage (which may live elsewhere); one that
+  // cannot list or delete keeps everything (manifest_skipped).
   if (old_log_start > 1) {
-    ISLE_ASSIGN_OR_RETURN(std::vector<std::string> logs,
-                          list_positions_below(kLogDir, kLogSuffix, old_log_start, 0));
-    ISLE_ASSIGN_OR_RETURN(gone, delete_keys(logs, &report));
-    report.log_entries_deleted = gone.size();
-    report.deleted.insert(report.deleted.end(), gone.begin(), gone.end());
+    ISLE_ASSIGN_OR_RETURN(bool supported,
+                          collect_manifest(/*snapshots=*/false, old_log_start, 0, &report));
+    report.manifest_skipped = report.manifest_skipped || !supported;
   }
   if (old_start > 1) {
-    ISLE_ASSIGN_OR_RETURN(std::vector<std::string> snaps,
-                          list_positions_below(kSnapshotDir, kSnapshotSuffix, old_start,
-                                               a.log_seq_start));
-    ISLE_ASSIGN_OR_RETURN(gone, delete_keys(snaps, &report));
-    report.snapshots_deleted = gone.size();
-    report.deleted.insert(report.deleted.end(), gone.begin(), gone.end());
+    ISLE_ASSIGN_OR_RETURN(bool supported, collect_manifest(/*snapshots=*/true, old_start,
+                                                           a.log_seq_start, &report));
+    report.manifest_skipped = report.manifest_skipped || !supported;
   }
   return report;
 }

@@ -62,9 +62,10 @@ class GarbageCollector::Impl {
 
   Result<Versioned<PendingMarks>> read_pending();
   Result<Versioned<GcCheckpoint>> read_checkpoint();
-  // Writes `bytes` to `key` if its ETag is still `etag` ("" = create-only).
-  // PreconditionFailed when another collector got there first.
-  Status write_state(std::string_view key, const std::string& bytes, const std::string& etag);
+  // Writes `bytes` to the marks (checkpoint = false) or the checkpoint if
+  // its ETag is still `etag` ("" = create-only). PreconditionFailed when
+  // another collector got there first, or when the outcome is unknown.
+  Status write_state(bool checkpoint, const std::string& bytes, const std::string& etag);
 
   // Replays the manifest, marks what left the live set, advances the
   // checkpoint. `listed_ssts` (ids) are the SST objects listed before.
@@ -86,17 +87,22 @@ class GarbageCollector::Impl {
   // deletes nothing and returns all of them.
   Result<std::vector<std::string>> delete_keys(const std::vector<std::string>& keys,
                                                GcReport* report);
-  // Keys `under` (a "manifest/log/" style folder) whose 20-digit position
-  // is below `limit`, excluding position `keep`.
-  Result<std::vector<std::string>> list_positions_below(std::string_view under,
-                                                        std::string_view suffix, uint64_t limit,
-                                                        uint64_t keep);
+  // Deletes, through the manifest storage, the log entries (snapshots =
+  // false) or snapshots at positions below `limit` other than `keep`, in
+  // batches of delete_batch, and counts them in `report`. Returns false
+  // when the storage does not support listing or deleting
+  // (NotSupported); then nothing was deleted by this call.
+  Result<bool> collect_manifest(bool snapshots, uint64_t limit, uint64_t keep, GcReport* report);
+  // OK when the manifest storage holds CURRENT or log entry 1;
+  // InvalidArgument (naming the storage and the counts) when it holds
+  // neither although the data store holds `ssts` SSTs and `blobs` blobs.
+  Status check_manifest_exists(size_t ssts, size_t blobs);
 
   ObjectStorePtr store_;
   GcOptions options_;
   Clock* clock_;
   ManifestStoragePtr manifest_;
-  bool manifest_is_ours_;  // the manifest lives in store_: GC may list and delete it
+  GcMarkStoragePtr marks_;  // the pending-delete marks and the checkpoint
 };
 
 }  // namespace isle

@@ -366,6 +366,7 @@ TEST(Gc, BlobsAreDeletedOnlyAfterTheGraceAndOnlyWhenUnreferenced) {
 
 TEST(Gc, YoungBlobsAreKeptEvenWhenUnreferenced) {
   GcEnv env;
+  auto w = env.writer();  // a database (its fence claim), not an empty manifest
   auto g = env.gc();
   env.run(*g);
   const std::string fresh = blob_key(std::string(64, 'b'));
@@ -547,6 +548,7 @@ TEST(Gc, DryRunOnAFreshBucketWritesNoStateObjects) {
 
 TEST(Gc, DeletesInBatches) {
   GcEnv env;
+  auto w = env.writer();  // a database (its fence claim), not an empty manifest
   auto g = env.gc();
   env.run(*g);
   for (int i = 0; i < 7; i++) {

@@ -36,6 +36,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "isle/gc_mark_storage.h"
+#include "lsm/engine_store.h"
 #include "server/api.h"
 #include "server/crash_handler.h"
 #include "server/http_server.h"
@@ -65,12 +67,41 @@ Compression compression_setting(const Config& config, const std::string& path) {
 
 namespace {
 
+// store.manifest_url / store.gc_marks_url: the manifest and GC's marks in
+// stores of their own, each under the same store.prefix and with the
+// engine's retries, like the data store. Unset keys leave the defaults
+// (both in store.url).
+Status open_side_stores(const Config& cfg, DBOptions* db) {
+  auto open_scoped = [&](const char* key) -> Result<ObjectStorePtr> {
+    auto store = open_object_store(cfg.get_string(key));
+    if (!store.ok()) {
+      return Status::InvalidArgument(std::string(key) + ": " + store.status().message());
+    }
+    return engine_store(*store, db->prefix, std::chrono::milliseconds(50));
+  };
+  if (cfg.is_set("store.manifest_url") && !cfg.get_string("store.manifest_url").empty()) {
+    ISLE_ASSIGN_OR_RETURN(ObjectStorePtr s, open_scoped("store.manifest_url"));
+    db->manifest_storage = object_store_manifest_storage(std::move(s));
+  }
+  if (cfg.is_set("store.gc_marks_url") && !cfg.get_string("store.gc_marks_url").empty()) {
+    ISLE_ASSIGN_OR_RETURN(ObjectStorePtr s, open_scoped("store.gc_marks_url"));
+    db->gc_mark_storage = object_store_gc_mark_storage(std::move(s));
+  }
+  return Status::OK();
+}
+
 ConfigSchema base_schema(const std::string& default_listen) {
   ConfigSchema s;
   using T = ConfigType;
   s.add({.path = "store.url", .type = T::kString,
          .help = "object store URL (file:///abs/dir, s3://..., mem://)", .required = true});
   s.add({.path = "store.prefix", .type = T::kString, .help = "the database's folder in the bucket"});
+  s.add({.path = "store.manifest_url", .type = T::kString,
+         .help = "object store URL for the manifest (CURRENT, log, snapshots), under "
+                 "store.prefix there too (unset = store.url)"});
+  s.add({.path = "store.gc_marks_url", .type = T::kString,
+         .help = "object store URL for GC's pending-delete marks and checkpoint, under "
+                 "store.prefix there too (unset = store.url)"});
   s.add({.path = "store.lease", .type = T::kDuration, .default_value = "30s",
          .help = "manifest lease (must be shorter than store.gc_grace)"});
   s.add({.path = "store.gc_grace", .type = T::kDuration, .default_value = "10m",
@@ -399,6 +430,10 @@ int run_daemon(int argc, char** argv, DaemonSpec spec) {
   ctx.config = &cfg;
   ctx.store = *store;
   ctx.db.prefix = cfg.get_string("store.prefix");
+  if (Status side = open_side_stores(cfg, &ctx.db); !side.ok()) {
+    spdlog::error("{}", side.message());
+    return kExitConfig;
+  }
   ctx.db.lease = cfg.get_duration("store.lease");
   ctx.db.gc_grace = cfg.get_duration("store.gc_grace");
   if (ctx.db.lease >= ctx.db.gc_grace) {
@@ -421,6 +456,8 @@ int run_daemon(int argc, char** argv, DaemonSpec spec) {
 
   spdlog::info("{} {} starting: store {} prefix '{}'", spec.name, ISLE_VERSION,
                cfg.get_string("store.url"), ctx.db.prefix);
+  if (ctx.db.manifest_storage) spdlog::info("manifest in {}", ctx.db.manifest_storage->describe());
+  if (ctx.db.gc_mark_storage) spdlog::info("GC marks in {}", ctx.db.gc_mark_storage->describe());
   auto role = spec.open(ctx);
   if (!role.ok()) {
     const Status& s = role.status();

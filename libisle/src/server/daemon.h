@@ -47,7 +47,10 @@ inline constexpr int kExitConfig = 78;
 struct DaemonContext {
   const Config* config = nullptr;
   ObjectStorePtr store;       // from store.url (not yet scoped to the prefix)
-  DBOptions db;               // prefix, lease, gc_grace from `store`
+  // prefix, lease, gc_grace from `store`; manifest_storage and
+  // gc_mark_storage from store.manifest_url / store.gc_marks_url (nullptr
+  // when unset: in `store`). Every role must pass them on.
+  DBOptions db;
   Metrics* metrics = nullptr;
   // Called (from any thread) when the role can no longer serve — above all
   // when it was fenced. run_daemon stops the server and exits with the
