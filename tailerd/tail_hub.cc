@@ -97,13 +97,18 @@ void TailHub::stop() {
   }
   cv_.notify_all();
   hub_cancel_ = true;
+  // Ends the hub's tail and any catch-up tail now (they return Stopped):
+  // a tail waiting for news would otherwise wait for the next refresh,
+  // up to tailer.refresh_interval.
+  reader_.stop();
   if (hub_thread_.joinable()) hub_thread_.join();
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
   catchup_.stop();
 }
 
 std::shared_ptr<TailHub::Subscriber> TailHub::subscribe(const TailOptions& o, TailFormat f,
-                                                         std::shared_ptr<StreamSink> sink) {
+                                                         std::shared_ptr<StreamSink> sink,
+                                                         uint64_t now_seq) {
   auto s = std::make_shared<Subscriber>(o, f, std::move(sink));
   std::lock_guard lk(mu_);
   subs_.push_back(s);
@@ -113,9 +118,11 @@ std::shared_ptr<TailHub::Subscriber> TailHub::subscribe(const TailOptions& o, Ta
     return s;
   }
   if (o.mode == TailMode::kChanges && !o.after_seq) {
-    // From now on: the hub's position is "now" as far as this tailerd
-    // has delivered anything; no store request, no refresh.
-    s->cursor = fanned_;
+    // From now on: after every write acknowledged before the request
+    // (now_seq, from the view refreshed for it) and after what the hub
+    // has offered already. Live at once: the hub offers only seqs above
+    // the cursor.
+    s->cursor = std::max(fanned_, now_seq);
     s->state = State::kLive;
     stats_.live++;
     return s;
@@ -172,6 +179,7 @@ void TailHub::queue_job_locked(const std::shared_ptr<Subscriber>& s) {
 
 void TailHub::run_job(const std::shared_ptr<Subscriber>& s) {
   TailOptions o = s->options;
+  o.refresh_first = false;  // the request refreshed (see subscribe)
   {
     std::lock_guard lk(mu_);
     s->job_queued = false;
@@ -233,7 +241,10 @@ void TailHub::run_job(const std::shared_ptr<Subscriber>& s) {
     return false;
   };
   Status st = reader_.tail(o, handler, caught_up);
-  if (!st.ok()) {
+  if (st.is_stopped()) {  // the reader is shutting down: end the stream
+    std::lock_guard lk(mu_);
+    end_locked(*s, {});
+  } else if (!st.ok()) {
     std::lock_guard lk(mu_);
     if (s->state == State::kCatchUp || s->state == State::kWaitDrain) {
       const char* code = st.is_change_cursor_expired() ? "cursor_expired" : "tail_failed";
@@ -254,6 +265,7 @@ void TailHub::run_hub() {
     TailOptions o;
     o.mode = TailMode::kChanges;
     o.after_seq = from;
+    o.refresh_first = false;  // follows the background refresh only
     std::vector<ChangeEvent> batch;
     size_t batch_bytes = 0;
     auto handler = [&](const ChangeEvent& e) {
@@ -272,7 +284,7 @@ void TailHub::run_hub() {
       return !hub_cancel_.load();
     };
     Status st = reader_.tail(o, handler, caught_up);
-    if (hub_cancel_ || st.ok()) break;  // cancelled, or the reader stopped
+    if (hub_cancel_ || st.ok() || st.is_stopped()) break;  // cancelled, or the reader stopped
     // The hub's own tail failed (an SST that does not verify, history
     // collected under a hub that fell behind): every live subscriber gets
     // the error and may resume with its cursor; the hub starts again from

@@ -3,7 +3,10 @@
 //
 // One hub tail (a changes-mode TailingReader::tail over all keys, on the
 // hub's own thread) follows the reader's view: the reader refreshes once
-// per refresh_interval however many subscribers there are, and each SST
+// per refresh_interval however many subscribers there are, plus once per
+// burst of tail requests (each request waits for a refresh that started
+// after it arrived, shared with the requests arriving meanwhile, so a
+// tail starts from a view holding every acknowledged write), and each SST
 // of new writes is read once. Its events are framed once per format and
 // fanned out to every live subscriber whose key filter and cursor they
 // pass, by queueing bytes on the subscriber's StreamSink (non-blocking;
@@ -101,14 +104,21 @@ class TailHub {
 
   // Starts the hub tail, the catch-up pool and the heartbeat thread.
   void start();
-  // Ends every subscriber (its stream is ended properly) and joins.
+  // Ends every subscriber (its stream is ended properly), stops the reader
+  // (so the tails waiting in it end at once) and joins.
   void stop();
 
-  // A new subscriber on `sink` (options already validated). Never blocks
-  // on the store: it joins the live set at once (changes from now) or
-  // queues a catch-up job.
+  // A new subscriber on `sink` (options already validated). The caller
+  // has refreshed the reader after the request arrived (TailingReader::
+  // refresh(), shared by requests arriving together) and `now_seq` is that
+  // view's data_seq: a changes tail from now starts after it, so it skips
+  // exactly the writes acknowledged before the request; catch-up jobs read
+  // that view or a newer one. Never blocks on the store: it joins the live
+  // set at once (changes from now) or queues a catch-up job. The hub's own
+  // tails never refresh (TailOptions::refresh_first = false).
   std::shared_ptr<Subscriber> subscribe(const TailOptions& o, TailFormat f,
-                                        std::shared_ptr<server::StreamSink> sink);
+                                        std::shared_ptr<server::StreamSink> sink,
+                                        uint64_t now_seq);
   // The stream is over: forget the subscriber.
   void unsubscribe(const std::shared_ptr<Subscriber>& s);
   // The subscriber's queue drained (StreamProducer::on_writable).

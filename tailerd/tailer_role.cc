@@ -2,10 +2,14 @@
 // (tail_hub.h), no thread per stream.
 //
 // A stream's life:
-//   worker thread: parse the query; for a resumed change tail check that
-//       its cursor can still be served (an expired one answers 410 here,
-//       before any byte of a 200 went out); HEAD stops here: headers
-//       only, nothing subscribed;
+//   worker thread: parse the query; refresh the reader (single-flight:
+//       requests arriving together share one refresh) so the tail starts
+//       from a view holding every write acknowledged before the request,
+//       and take that view's data_seq as "now"; for a resumed change tail
+//       check that its cursor can still be served (an expired one answers
+//       410 here, before any byte of a 200 went out); a refresh that fails
+//       answers its error (503 for a store outage); HEAD stops before the
+//       refresh: headers only, nothing subscribed;
 //   I/O thread (on_open): subscribe to the hub: live at once (changes
 //       from now) or a catch-up job from the cursor;
 //   the hub queues events on the stream's sink; the server writes them as
@@ -39,10 +43,11 @@ namespace {
 // The hub's subscriber for one HTTP stream.
 class TailProducer final : public StreamProducer {
  public:
-  TailProducer(TailHub& hub, TailOptions o, TailFormat f) : hub_(hub), o_(std::move(o)), f_(f) {}
+  TailProducer(TailHub& hub, TailOptions o, TailFormat f, uint64_t now_seq)
+      : hub_(hub), o_(std::move(o)), f_(f), now_seq_(now_seq) {}
   void on_open(std::shared_ptr<StreamSink> sink) override {
     std::lock_guard lk(mu_);
-    sub_ = hub_.subscribe(o_, f_, std::move(sink));
+    sub_ = hub_.subscribe(o_, f_, std::move(sink), now_seq_);
   }
   void on_writable(StreamSink&) override {
     std::lock_guard lk(mu_);
@@ -58,6 +63,7 @@ class TailProducer final : public StreamProducer {
   TailHub& hub_;
   const TailOptions o_;
   const TailFormat f_;
+  const uint64_t now_seq_;  // data_seq of the view refreshed for the request
   std::mutex mu_;
   std::shared_ptr<TailHub::Subscriber> sub_;
 };
@@ -172,18 +178,27 @@ class TailerRole final : public server::Role {
       return error_response(Status::InvalidArgument("after_key is for mode=keys"));
     }
 
-    // A cursor that is already gone fails here with a proper status.
-    // HEAD answers the headers alone: nothing is checked or subscribed.
-    if (r.method != "HEAD" && o.mode == TailMode::kChanges && o.after_seq) {
-      if (Status st = tailer_->check_cursor(*o.after_seq); !st.ok()) return error_response(st);
-    }
     if (Status st = validate(o); !st.ok()) return error_response(st);
+    // The tail starts from a view holding every write acknowledged before
+    // this request: one refresh, shared with the requests arriving while
+    // it runs. A cursor that is already gone then fails here with a proper
+    // status. HEAD answers the headers alone: nothing is refreshed,
+    // checked or subscribed.
+    uint64_t now_seq = 0;
+    if (r.method != "HEAD") {
+      if (Status st = tailer_->refresh(); !st.ok()) return error_response(st);
+      now_seq = tailer_->manifest().data_seq;
+      if (o.mode == TailMode::kChanges && o.after_seq) {
+        if (Status st = tailer_->check_cursor(*o.after_seq); !st.ok()) return error_response(st);
+      }
+    }
 
     HttpResponse resp;
     resp.content_type = sse ? "text/event-stream" : "application/x-ndjson";
     resp.headers.emplace_back("Cache-Control", "no-cache");
     resp.headers.emplace_back("X-Accel-Buffering", "no");  // nginx: do not buffer the stream
-    resp.stream = std::make_shared<TailProducer>(hub_, o, TailFormat{sse, o.mode == TailMode::kChanges});
+    resp.stream = std::make_shared<TailProducer>(hub_, o, TailFormat{sse, o.mode == TailMode::kChanges},
+                                                 now_seq);
     return resp;
   }
 

@@ -658,13 +658,18 @@ TEST_F(FanoutTest, AStalledTailIsCutOffAsASlowConsumerAndResumesExactly) {
 // ---- c. a reconnect storm -------------------------------------------------------------------------
 
 
-TEST_F(FanoutTest, AReconnectStormCostsNoRefreshPerTail) {
+TEST_F(FanoutTest, AReconnectStormCostsAtMostOneSharedRefreshPerTail) {
   constexpr size_t kTails = 500;
   constexpr int kWrites = 10;
   constexpr int kBack = 4;  // the cursor is this many writes back
-  // A long refresh interval makes any per-tail refresh stand out: tailerd
+  // A long refresh interval makes extra refreshes stand out: tailerd
   // refreshes once per interval on its own, so over the storm it may
   // refresh elapsed / interval times, plus one at each end of the window.
+  // Since issue 14 each tail request also waits for a refresh that started
+  // after it arrived, shared single-flight with the requests arriving
+  // meanwhile: at most one per tail (on this fast file:// bucket few
+  // overlap; the sharing itself is tested in tail/tailing_fresh_test.cc),
+  // and none for the catch-up rounds the hub runs.
   constexpr auto kRefreshInterval = 1000ms;
   constexpr int kRefreshSlack = 2;
 
@@ -708,7 +713,8 @@ TEST_F(FanoutTest, AReconnectStormCostsNoRefreshPerTail) {
     if (!problem.empty() && wrong++ == 0) first_wrong = "tail " + std::to_string(i) + ": " + problem;
   }
   const double delta = refreshes_after - refreshes_before;
-  const double bound = static_cast<double>(elapsed_total.count() / kRefreshInterval.count()) + 1 + kRefreshSlack;
+  const double bound =
+      static_cast<double>(kTails + elapsed_total.count() / kRefreshInterval.count()) + 1 + kRefreshSlack;
   std::printf("[fanout] %zu resumed tails served in %lld ms; refreshes %.0f -> %.0f (+%.0f, bound %.0f)\n", kTails,
               static_cast<long long>(elapsed.count()), refreshes_before, refreshes_after, delta, bound);
   EXPECT_TRUE(done) << "not every resumed tail got its " << want.size() << " events within 60 s";

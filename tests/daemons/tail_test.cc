@@ -1,7 +1,8 @@
 // tailerd's change feed and key feed over real sockets: NDJSON and
 // Server-Sent Events (id: = seq, Last-Event-ID, heartbeats), resumed by
 // after_seq / Last-Event-ID / after_key with nothing missing or repeated,
-// prefix and start/end filters, deletes without a value, live follow.
+// a tail starting from a view that holds every acknowledged write (issue
+// 14), prefix and start/end filters, deletes without a value, live follow.
 #include "daemons/daemon_test.h"
 
 namespace isle::daemontest {
@@ -424,6 +425,71 @@ TEST_F(TailTest, SigtermEndsOpenTailsAndExitsZero) {
     while (!st->ended() && Clock::now() < deadline) st->next_line(200ms);
     EXPECT_TRUE(st->ended());
   }
+}
+
+// A tail starts from a view that holds every write acknowledged before
+// the request (issue 14). tailerd here refreshes rarely, so only the
+// tail's own start can bring those writes into its view.
+class TailFreshStartTest : public TailTest {
+ protected:
+  void SetUp() override {}  // each test starts its daemons
+  void start_writer() {
+    writer_ = &add("writerd");
+    ASSERT_TRUE(writer_->start());
+    w_ = std::make_unique<HttpClient>(writer_->client());
+  }
+  void start_tailer(const std::string& refresh) {
+    tailer_ = &add("tailerd", {{"tailer.refresh_interval", refresh}});
+    ASSERT_TRUE(tailer_->start());
+  }
+};
+
+// The reported case: tailerd (refresh 3 s) has seen t/b; t/aa, t/a\0 and
+// t/a are written durably; a keys tail opened at once must deliver all
+// four in key order, not b alone (the old tail started from the stale view
+// and its cursor was past the new keys for good).
+TEST_F(TailFreshStartTest, AKeysTailDeliversKeysWrittenBelowTheTailersLastView) {
+  ASSERT_NO_FATAL_FAILURE(start_writer());
+  ASSERT_NO_FATAL_FAILURE(start_tailer("3s"));
+  ASSERT_NO_FATAL_FAILURE(put("t/b", "vb"));
+  HttpClient t = tailer_->client();
+  const uint64_t b = history_.back().seq;
+  ASSERT_TRUE(eventually([&] { return status_number(t, "data_seq") >= b; }, 15s, 100ms))
+      << "tailerd never refreshed to seq " << b;
+  const std::string a0("t/a\0", 4);
+  for (const std::string& k : {std::string("t/aa"), a0, std::string("t/a")}) {
+    ASSERT_NO_FATAL_FAILURE(put(k, "v"));  // durable: acknowledged once committed
+  }
+  auto s = HttpStream::open(tailer_->address(), "/v1/tail?mode=keys&prefix=t%2F");
+  ASSERT_EQ(s->status(), 200) << s->error() << " " << s->body();
+  // 8 s is more than two of tailerd's refreshes: a key missing by then is
+  // missing for good.
+  std::vector<Event> got = read_ndjson(*s, 4, 8s);
+  std::vector<std::string> keys;
+  std::string shown;
+  for (const Event& e : got) {
+    keys.push_back(e.key);
+    shown += show(e.key) + " ";
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"t/a", a0, "t/aa", "t/b"})) << "delivered: " << shown;
+}
+
+// Changes mode: a tail "from now" starts after every acknowledged write
+// (y is not a change from now, z is), and a resumed tail sees a write
+// acknowledged just before it. tailerd's own refresh is an hour away.
+TEST_F(TailFreshStartTest, ChangeTailsStartFromAViewHoldingEveryAcknowledgedWrite) {
+  ASSERT_NO_FATAL_FAILURE(start_writer());
+  ASSERT_NO_FATAL_FAILURE(put("x", "1"));
+  ASSERT_NO_FATAL_FAILURE(start_tailer("1h"));  // opens on a view holding x
+  ASSERT_NO_FATAL_FAILURE(put("y", "2"));
+  auto from_now = HttpStream::open(tailer_->address(), "/v1/tail");
+  ASSERT_EQ(from_now->status(), 200) << from_now->error() << " " << from_now->body();
+  ASSERT_NO_FATAL_FAILURE(put("z", "3"));
+  const Event z = history_.back();
+  auto resumed = HttpStream::open(tailer_->address(), "/v1/tail?after_seq=" + std::to_string(z.seq - 1));
+  ASSERT_EQ(resumed->status(), 200) << resumed->error() << " " << resumed->body();
+  expect_events({z}, read_ndjson(*resumed, 1, 10s), "resumed after z - 1");
+  expect_events({z}, read_ndjson(*from_now, 1, 10s), "from now (opened after y, before z)");
 }
 
 TEST_F(TailTest, BadTailRequestsAre400) {

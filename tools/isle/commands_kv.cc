@@ -433,6 +433,7 @@ int run_tail(Context& ctx, const po::variables_map& vm) {
     if (s.ok()) s = tr.tail(to, emit);
   }
   if (write_failed) return stdout_failed(ctx);
+  if (s.is_stopped()) s = Status::OK();  // interrupted: stop() ended the tail
   if (!s.ok()) {
     if (s.is_change_cursor_expired()) {
       std::fprintf(stderr,

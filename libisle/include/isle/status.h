@@ -52,6 +52,8 @@ enum class Code : unsigned char {
   kBackpressure,
   kAborted,
   kChangeCursorExpired,
+  // The object was stopped (TailingReader::stop()) while the call ran.
+  kStopped,
 };
 
 // Stable lower-case name of a code, e.g. "not_found". Used in logs and in
@@ -80,6 +82,7 @@ class [[nodiscard]] Status {
   static Status ChangeCursorExpired(std::string m) {
     return {Code::kChangeCursorExpired, std::move(m)};
   }
+  static Status Stopped(std::string m) { return {Code::kStopped, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -91,6 +94,7 @@ class [[nodiscard]] Status {
   bool is_invalid_argument() const { return code_ == Code::kInvalidArgument; }
   bool is_unknown_outcome() const { return code_ == Code::kUnknownOutcome; }
   bool is_change_cursor_expired() const { return code_ == Code::kChangeCursorExpired; }
+  bool is_stopped() const { return code_ == Code::kStopped; }
   // Transient and Throttled: safe to retry an idempotent request.
   bool is_retryable() const { return code_ == Code::kTransient || code_ == Code::kThrottled; }
 

@@ -21,12 +21,16 @@
 // Both modes filter by key: prefix, min_key (inclusive), max_key
 // (inclusive) and end_key (exclusive) all apply together.
 //
-// A tail follows the reader's view: with start(), a background thread
-// refreshes the manifest every ReaderOptions::refresh_interval and wakes
-// the tails; without it, waiting tails refresh by themselves at that
-// interval (1 s when it is 0), one refresh per interval however many tails
-// wait. Any number of tails may run at once, each
-// on its caller's thread (tail()) or on its own thread (subscribe()).
+// A tail starts from a view that holds every write acknowledged before it
+// was opened: opening one refreshes the manifest first, and tails opened
+// while that refresh runs share the next one (single-flight: N tails
+// opened together cost one or two refreshes, not N). It then follows the
+// reader's view: with start(), a background thread refreshes the manifest
+// every ReaderOptions::refresh_interval (1 s when it is 0) and wakes the
+// tails; without it, waiting tails refresh by themselves at that interval
+// (or their TailOptions::poll_interval), one refresh per interval however
+// many tails wait. Any number of tails may run at once, each on its
+// caller's thread (tail()) or on its own thread (subscribe()).
 //
 // Delivery is at-least-once across process restarts when the consumer
 // stores the cursor after handling an event (the sequence in changes
@@ -73,6 +77,31 @@ struct TailOptions {
   // kKeys: deliver keys above this one. nullopt = from the start of the
   // range.
   std::optional<std::string> after_key;
+  // How often this tail, waiting for news without the background refresh
+  // (no start()), refreshes the view by itself. nullopt = the reader's
+  // refresh_interval (1 s when it is 0). When set: above 0 and at most
+  // TailingReader::kMaxPollInterval, else InvalidArgument. With start()
+  // the background refresh paces every tail and this is not used.
+  std::optional<std::chrono::milliseconds> poll_interval;
+  // true: the tail starts from a view refreshed after the call began, so
+  // it holds every write acknowledged before it (one shared refresh, see
+  // the header comment). false: it starts from the current view with no
+  // store request, for a consumer that has just called refresh() itself or
+  // serves many tails from one view (tailerd's hub).
+  bool refresh_first = true;
+};
+
+// Callbacks of a TailingReader (open()). Each runs on the thread that ran
+// the refresh (the background thread, a tail's thread, or the caller of
+// refresh()), after the refresh and before the tails waiting for it go
+// on; calls never overlap. They must be quick, must not block or throw,
+// and must not call refresh(), start(), stop() or tail() of this reader.
+struct TailingReaderOptions {
+  // A refresh succeeded; the argument is the next log position the view
+  // would read (ManifestInfo::log_position).
+  std::function<void(uint64_t log_position)> on_refresh;
+  // A refresh failed (the view stays as it was; the next round retries).
+  std::function<void(const Status&)> on_refresh_error;
 };
 
 // Returns false to end the tail.
@@ -101,7 +130,8 @@ class TailChannel {
 
   // The next event; nullopt when none arrived within `timeout`. Once the
   // tail has ended and the queue is drained: its error (for example
-  // ChangeCursorExpired), or Aborted after close() or the reader's stop().
+  // ChangeCursorExpired), Stopped after the reader's stop(), or Aborted
+  // after close().
   Result<std::optional<ChangeEvent>> next(std::chrono::milliseconds timeout);
   // Ends the tail and waits for its thread.
   void close();
@@ -123,23 +153,36 @@ struct TailingReaderStats {
 class TailingReader {
  public:
   class Impl;
+  // start()'s interval when ReaderOptions::refresh_interval is 0.
+  static constexpr std::chrono::milliseconds kDefaultRefreshInterval{1000};
+  // The longest TailOptions::poll_interval.
+  static constexpr std::chrono::milliseconds kMaxPollInterval{3'600'000};
+
   // Opens like Reader::open. Does not start the background refresh.
-  static Result<std::unique_ptr<TailingReader>> open(ObjectStorePtr store, ReaderOptions options);
+  static Result<std::unique_ptr<TailingReader>> open(ObjectStorePtr store, ReaderOptions options,
+                                                     TailingReaderOptions tailing = {});
   explicit TailingReader(std::shared_ptr<Impl> impl);
   ~TailingReader();  // stop()s
   TailingReader(const TailingReader&) = delete;
   TailingReader& operator=(const TailingReader&) = delete;
 
-  // Background refresh every refresh_interval (InvalidArgument when it is
-  // 0). Idempotent.
+  // Background refresh every refresh_interval, or every
+  // kDefaultRefreshInterval (1 s) when it is 0. Idempotent.
   Status start();
   // Stops the background refresh and ends every running tail: tail()
-  // returns OK, channels report Aborted. start() may be called again.
+  // returns Stopped, channels report Stopped. start() may be called again;
+  // tails opened after stop() run normally.
   void stop();
-  // Refreshes now and wakes the tails.
+  // Refreshes and wakes the tails; returns once a refresh that started
+  // after this call has finished (shared with tails opening meanwhile).
   Status refresh();
   // Clock time (unix ms) of the last successful refresh (open counts).
   int64_t last_refresh_ms() const;
+
+  // The underlying Reader, for reads sharing the tails' view (valid as long
+  // as this object). Refresh through this object, not the Reader, so that
+  // tails wake and the callbacks run.
+  Reader& reader();
 
   // Reads, exactly as Reader's.
   Result<std::optional<std::string>> get(std::string_view key);
@@ -147,18 +190,22 @@ class TailingReader {
   Result<std::vector<KeyValue>> scan(std::string_view min, std::string_view max);
   Result<std::vector<KeyValue>> scan_limit(std::string_view min, std::string_view max,
                                            size_t limit);
+  Result<std::vector<KeyValue>> scan(std::string_view min, std::string_view max,
+                                     UpperBound upper);
+  Result<std::vector<KeyValue>> scan_limit(std::string_view min, std::string_view max,
+                                           size_t limit, UpperBound upper);
   std::unique_ptr<Iterator> iterator(const IteratorOptions& options = {});
   ManifestInfo manifest() const;
   ReaderStats reader_stats() const;
   TailingReaderStats stats() const;
 
-  // Runs a tail on this thread until the handler returns false or stop()
-  // (then OK) or an error: ChangeCursorExpired when after_seq is older
-  // than the kept history, Corruption for unreadable objects, a permanent
-  // store error. InvalidArgument for options that do not fit the mode.
-  // Transient store errors (an outage outlasting the store's retries) are
-  // waited out: the tail retries every refresh interval from the last
-  // delivered event.
+  // Runs a tail on this thread until the handler returns false (then OK),
+  // stop() (then Stopped) or an error: ChangeCursorExpired when after_seq
+  // is older than the kept history, Corruption for unreadable objects, a
+  // permanent store error. InvalidArgument for options that do not fit the
+  // mode. Transient store errors (an outage outlasting the store's
+  // retries), also in the starting refresh, are waited out: the tail
+  // retries every refresh interval from the last delivered event.
   Status tail(const TailOptions& options, const TailHandler& handler);
   // The same, and after each round that delivered everything the current
   // view holds, `caught_up` hears the tail's cursor (changes mode: every

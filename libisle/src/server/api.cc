@@ -27,6 +27,7 @@ HttpResponse error_response(const Status& s) {
     case Code::kFenced:
       return HttpResponse::error(503, "fenced", s.message());
     case Code::kAborted:
+    case Code::kStopped:
       return HttpResponse::error(503, "unavailable", s.message());
     case Code::kTransient:
     case Code::kIOError:

@@ -35,7 +35,7 @@
 namespace isle {
 
 // Number of Code values (index = static_cast<size_t>(code)).
-inline constexpr size_t kCodeCount = static_cast<size_t>(Code::kChangeCursorExpired) + 1;
+inline constexpr size_t kCodeCount = static_cast<size_t>(Code::kStopped) + 1;
 
 // Upper bounds (inclusive, milliseconds) of the latency buckets; one more
 // bucket above the last bound counts everything slower.

@@ -28,6 +28,13 @@
 //   GC:   deletes log/p and the SST it names (older than change_retention)
 //   tail: reads log/p or its SST -> 404 -> ChangeCursorExpired
 // The tail never skips p: a 404 is never read as "nothing there".
+//
+// Refreshes: every one goes through a RefreshGate (single-flight). A tail
+// starts from a refresh that began after it was opened (so its view holds
+// every write acknowledged before it; tails opening together share it);
+// the background loop and waiting tails join a running refresh instead.
+// stop() bumps a generation: tails of an older generation end with
+// Stopped. The queue-and-thread channel is in tail_channel.cc.
 #include "isle/tailing_reader.h"
 
 #include <algorithm>
@@ -46,6 +53,8 @@
 #include "lsm/sst_verify.h"
 #include "manifest/manifest_codec.h"
 #include "tail/key_range.h"
+#include "tail/refresh_gate.h"
+#include "tail/tail_runner.h"
 #include "util/background_loop.h"
 
 namespace isle {
@@ -75,9 +84,10 @@ constexpr size_t kSstCacheBytes = 32u << 20;
 
 }  // namespace
 
-class TailingReader::Impl {
+class TailingReader::Impl final : public TailRunner {
  public:
-  explicit Impl(ReaderOptions o) : o_(std::move(o)), clock_(o_.clock ? o_.clock : Clock::system()) {}
+  Impl(ReaderOptions o, TailingReaderOptions t)
+      : o_(std::move(o)), to_(std::move(t)), clock_(o_.clock ? o_.clock : Clock::system()) {}
 
   ~Impl() { stop(); }
 
@@ -94,7 +104,7 @@ class TailingReader::Impl {
     // The feed reads L0 SSTs itself, so it checks them as the Reader does.
     verify_sha256_ = o_.verify_sst_sha256;
     if (!o_.verify_public_key_pem.empty()) {
-      auto v = Ed25519Verifier::from_pem(o_.verify_public_key_pem);
+      auto v = Ed25519KeyRing::from_pem(o_.verify_public_key_pem);
       if (!v.ok()) return v.status().with_context("tailing reader verify_public_key_pem");
       verifier_ = std::move(*v);
     }
@@ -106,16 +116,21 @@ class TailingReader::Impl {
 
   // ---- refresh and wake-ups ------------------------------------------------
 
+  std::chrono::milliseconds refresh_interval() const {
+    return o_.refresh_interval.count() > 0 ? o_.refresh_interval
+                                           : TailingReader::kDefaultRefreshInterval;
+  }
+
   Status start() {
-    if (o_.refresh_interval.count() <= 0) {
-      return Status::InvalidArgument("TailingReader::start: refresh_interval is 0");
-    }
+    const auto interval = refresh_interval();
     refresher_.start(
-        [this]() -> std::optional<std::chrono::milliseconds> {
-          (void)refresh();  // errors keep the old view; the next round retries
-          return o_.refresh_interval;
+        [this, interval]() -> std::optional<std::chrono::milliseconds> {
+          // Joins a refresh a tail is running now. Errors keep the old
+          // view; the next round retries.
+          (void)gate_.any();
+          return interval;
         },
-        o_.refresh_interval);
+        interval);
     return Status::OK();
   }
 
@@ -128,22 +143,36 @@ class TailingReader::Impl {
     refresher_.stop();
   }
 
-  Status refresh() {
+  // A refresh that started after this call (shared, see RefreshGate).
+  Status refresh() { return gate_.fresh(); }
+
+  // One refresh; only ever run by gate_, so never two at once and the
+  // callbacks never overlap.
+  Status refresh_once() {
     auto before = ReaderAccess::state(*reader_);
     Status s = reader_->refresh();
-    if (!s.ok()) return s;
+    {
+      std::lock_guard lk(mu_);
+      last_self_refresh_ = std::chrono::steady_clock::now();
+    }
+    if (!s.ok()) {
+      if (to_.on_refresh_error) to_.on_refresh_error(s);
+      return s;
+    }
     last_refresh_ms_ = clock_->now_ms();
-    if (ReaderAccess::state(*reader_) != before) {
+    auto after = ReaderAccess::state(*reader_);
+    if (after != before) {
       {
         std::lock_guard lk(mu_);
         version_++;
       }
       cv_.notify_all();
     }
+    if (to_.on_refresh) to_.on_refresh(after->next_pos);
     return Status::OK();
   }
 
-  void wake_all() {
+  void wake_all() override {
     { std::lock_guard lk(mu_); }
     cv_.notify_all();
   }
@@ -164,10 +193,15 @@ class TailingReader::Impl {
 
   // ---- tails ----------------------------------------------------------------
 
+  // `stop_gen`: the stop() generation the tail belongs to (a channel's
+  // is taken when it is subscribed, so a stop() before its thread runs
+  // still ends it); nullopt = now.
   Status run_tail(const TailOptions& o, const TailHandler& handler,
-                  const std::atomic<bool>* cancel, const CaughtUpHandler* caught_up = nullptr) {
+                  const std::atomic<bool>* cancel, const CaughtUpHandler* caught_up = nullptr,
+                  std::optional<uint64_t> stop_gen = std::nullopt) override {
     ISLE_RETURN_IF_ERROR(validate(o));
-    Tail t{o, handler, cancel, current_stop_gen(), caught_up};
+    Tail t{o, handler, cancel, stop_gen ? *stop_gen : current_stop_gen(), caught_up};
+    if (o.refresh_first) ISLE_RETURN_IF_ERROR(start_view(t));
     return o.mode == TailMode::kChanges ? tail_changes(t) : tail_keys(t);
   }
 
@@ -219,6 +253,11 @@ class TailingReader::Impl {
     return Status::OK();
   }
 
+  uint64_t current_stop_gen() override {
+    std::lock_guard lk(mu_);
+    return stop_gen_;
+  }
+
   static Status validate(const TailOptions& o) {
     ISLE_RETURN_IF_ERROR(validate_range(o));
     if (o.mode == TailMode::kKeys && o.after_seq) {
@@ -226,6 +265,11 @@ class TailingReader::Impl {
     }
     if (o.mode == TailMode::kChanges && o.after_key) {
       return Status::InvalidArgument("tail: after_key applies to the keys mode, not changes");
+    }
+    if (o.poll_interval &&
+        (o.poll_interval->count() <= 0 || *o.poll_interval > TailingReader::kMaxPollInterval)) {
+      return Status::InvalidArgument("tail: poll_interval must be above 0 and at most 1 h, not " +
+                                     std::to_string(o.poll_interval->count()) + " ms");
     }
     return Status::OK();
   }
@@ -239,15 +283,39 @@ class TailingReader::Impl {
     const CaughtUpHandler* caught_up;  // may be null
   };
 
-  uint64_t current_stop_gen() {
-    std::lock_guard lk(mu_);
-    return stop_gen_;
-  }
-
   bool ended(const Tail& t) {
     if (t.cancel && t.cancel->load()) return true;
     std::lock_guard lk(mu_);
     return stop_gen_ != t.stop_gen;
+  }
+
+  // What a tail that ended returns: Stopped when stop() ended it, else OK
+  // (its handler or channel ended it).
+  Status end_status(const Tail& t) {
+    std::lock_guard lk(mu_);
+    if (stop_gen_ != t.stop_gen) return Status::Stopped("the tailing reader was stopped");
+    return Status::OK();
+  }
+
+  // How long a tail waits for news before it refreshes by itself.
+  std::chrono::milliseconds poll_interval(const Tail& t) const {
+    return t.o.poll_interval ? *t.o.poll_interval : refresh_interval();
+  }
+
+  // The tail's starting view: a refresh that started after the tail was
+  // opened, shared with every tail opening meanwhile. A transient failure
+  // is waited out like one during the tail (every poll interval).
+  Status start_view(const Tail& t) {
+    for (;;) {
+      if (ended(t)) return end_status(t);
+      Status s = gate_.fresh();
+      if (s.ok() || !s.is_retryable()) return s;
+      transient_errors_++;
+      std::unique_lock lk(mu_);
+      cv_.wait_for(lk, poll_interval(t), [&] {
+        return stop_gen_ != t.stop_gen || (t.cancel && t.cancel->load());
+      });
+    }
   }
 
   uint64_t version() {
@@ -258,8 +326,7 @@ class TailingReader::Impl {
   // Waits until the view changes past `seen`, the tail ends, or a refresh
   // interval passes; without the background loop the tail refreshes.
   void wait_for_news(const Tail& t, uint64_t seen) {
-    const auto interval =
-        o_.refresh_interval.count() > 0 ? o_.refresh_interval : std::chrono::milliseconds(1000);
+    const auto interval = refresher_.running() ? refresh_interval() : poll_interval(t);
     {
       std::unique_lock lk(mu_);
       cv_.wait_for(lk, interval, [&] {
@@ -269,14 +336,14 @@ class TailingReader::Impl {
     }
     if (refresher_.running() || ended(t)) return;
     // No background refresh: the first waiting tail whose interval is up
-    // refreshes for all of them (one refresh per interval, not per tail).
+    // refreshes for all of them (one refresh per interval, not per tail;
+    // any refresh counts, also one a tail opening ran).
     const auto now = std::chrono::steady_clock::now();
     {
       std::lock_guard lk(mu_);
       if (now - last_self_refresh_ < interval) return;
-      last_self_refresh_ = now;
     }
-    (void)refresh();  // an error: try again next round
+    (void)gate_.any();  // an error: try again next round
   }
 
   bool deliver(const Tail& t, const ChangeEvent& e) {
@@ -296,11 +363,11 @@ class TailingReader::Impl {
   template <typename Step>
   Status follow(const Tail& t, Step step, const uint64_t* cursor) {
     for (;;) {
-      if (ended(t)) return Status::OK();
+      if (ended(t)) return end_status(t);
       const uint64_t seen = version();
       bool stop = false;
       Status s = step(&stop);
-      if (stop) return Status::OK();
+      if (stop) return end_status(t);
       if (!s.ok()) {
         if (!s.is_retryable()) return s;
         transient_errors_++;
@@ -599,18 +666,21 @@ class TailingReader::Impl {
   }
 
   const ReaderOptions o_;
+  const TailingReaderOptions to_;
   Clock* const clock_;
   std::unique_ptr<Reader> reader_;
   ObjectStorePtr store_;
   ManifestStoragePtr storage_;
-  std::optional<Ed25519Verifier> verifier_;  // set by open(); read-only after
+  std::optional<Ed25519KeyRing> verifier_;  // set by open(); read-only after
   bool verify_sha256_ = false;
+
+  RefreshGate gate_{[this] { return refresh_once(); }};  // every refresh goes through it
 
   std::mutex mu_;  // version_, stop_gen_, last_self_refresh_
   std::condition_variable cv_;
   uint64_t version_ = 0;   // bumped when the view changes
   uint64_t stop_gen_ = 0;  // bumped by stop(): running tails end
-  std::chrono::steady_clock::time_point last_self_refresh_{};
+  std::chrono::steady_clock::time_point last_self_refresh_{};  // the last refresh's end
   std::atomic<int64_t> last_refresh_ms_{0};
 
   std::mutex cache_mu_;
@@ -626,83 +696,12 @@ class TailingReader::Impl {
   BackgroundLoop refresher_;  // last: stopped before the members it uses go
 };
 
-// ---- TailChannel ----------------------------------------------------------------
-
-class TailChannel::Impl {
- public:
-  Impl(std::shared_ptr<TailingReader::Impl> reader, TailOptions o, size_t capacity)
-      : reader_(std::move(reader)), o_(std::move(o)), capacity_(capacity) {}
-
-  void start() {
-    thread_ = std::thread([this] {
-      Status s = reader_->run_tail(
-          o_, [this](const ChangeEvent& e) { return push(e); }, &cancel_);
-      std::lock_guard lk(mu_);
-      done_ = true;
-      final_ = !s.ok() ? s
-               : cancel_ ? Status::Aborted("tail channel closed")
-                         : Status::Aborted("tailing reader stopped");
-      cv_.notify_all();
-    });
-  }
-
-  Result<std::optional<ChangeEvent>> next(std::chrono::milliseconds timeout) {
-    std::unique_lock lk(mu_);
-    cv_.wait_for(lk, timeout, [&] { return !queue_.empty() || done_; });
-    if (!queue_.empty()) {
-      ChangeEvent e = std::move(queue_.front());
-      queue_.pop_front();
-      cv_.notify_all();
-      return std::optional<ChangeEvent>(std::move(e));
-    }
-    if (done_) return final_;
-    return std::optional<ChangeEvent>();
-  }
-
-  void close() {
-    cancel_ = true;
-    {
-      std::lock_guard lk(mu_);
-      cv_.notify_all();
-    }
-    reader_->wake_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  bool push(const ChangeEvent& e) {
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return queue_.size() < capacity_ || cancel_; });
-    if (cancel_) return false;
-    queue_.push_back(e);
-    cv_.notify_all();
-    return true;
-  }
-
-  const std::shared_ptr<TailingReader::Impl> reader_;
-  const TailOptions o_;
-  const size_t capacity_;
-  std::atomic<bool> cancel_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<ChangeEvent> queue_;
-  bool done_ = false;
-  Status final_;
-  std::thread thread_;
-};
-
-TailChannel::TailChannel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-TailChannel::~TailChannel() { close(); }
-Result<std::optional<ChangeEvent>> TailChannel::next(std::chrono::milliseconds timeout) {
-  return impl_->next(timeout);
-}
-void TailChannel::close() { impl_->close(); }
-
 // ---- TailingReader ----------------------------------------------------------------
 
 Result<std::unique_ptr<TailingReader>> TailingReader::open(ObjectStorePtr store,
-                                                           ReaderOptions options) {
-  auto impl = std::make_shared<Impl>(std::move(options));
+                                                           ReaderOptions options,
+                                                           TailingReaderOptions tailing) {
+  auto impl = std::make_shared<Impl>(std::move(options), std::move(tailing));
   ISLE_RETURN_IF_ERROR(impl->open(std::move(store)));
   return std::make_unique<TailingReader>(std::move(impl));
 }
@@ -714,6 +713,8 @@ Status TailingReader::start() { return impl_->start(); }
 void TailingReader::stop() { impl_->stop(); }
 Status TailingReader::refresh() { return impl_->refresh(); }
 int64_t TailingReader::last_refresh_ms() const { return impl_->last_refresh_ms(); }
+
+Reader& TailingReader::reader() { return impl_->reader(); }
 
 Result<std::optional<std::string>> TailingReader::get(std::string_view key) {
   return impl_->reader().get(key);
@@ -728,6 +729,15 @@ Result<std::vector<KeyValue>> TailingReader::scan(std::string_view min, std::str
 Result<std::vector<KeyValue>> TailingReader::scan_limit(std::string_view min,
                                                         std::string_view max, size_t limit) {
   return impl_->reader().scan_limit(min, max, limit);
+}
+Result<std::vector<KeyValue>> TailingReader::scan(std::string_view min, std::string_view max,
+                                                  UpperBound upper) {
+  return impl_->reader().scan(min, max, upper);
+}
+Result<std::vector<KeyValue>> TailingReader::scan_limit(std::string_view min,
+                                                        std::string_view max, size_t limit,
+                                                        UpperBound upper) {
+  return impl_->reader().scan_limit(min, max, limit, upper);
 }
 std::unique_ptr<Iterator> TailingReader::iterator(const IteratorOptions& options) {
   return impl_->reader().iterator(options);
@@ -749,9 +759,7 @@ Result<std::unique_ptr<TailChannel>> TailingReader::subscribe(const TailOptions&
                                                               size_t capacity) {
   if (capacity == 0) return Status::InvalidArgument("subscribe: capacity must be at least 1");
   ISLE_RETURN_IF_ERROR(Impl::validate(options));
-  auto impl = std::make_unique<TailChannel::Impl>(impl_, options, capacity);
-  impl->start();
-  return std::make_unique<TailChannel>(std::move(impl));
+  return open_channel(impl_, options, capacity);
 }
 
 Status TailingReader::check_cursor(uint64_t after_seq) { return impl_->check_cursor(after_seq); }

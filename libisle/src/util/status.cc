@@ -20,6 +20,7 @@ std::string_view code_name(Code code) {
     case Code::kBackpressure: return "backpressure";
     case Code::kAborted: return "aborted";
     case Code::kChangeCursorExpired: return "change_cursor_expired";
+    case Code::kStopped: return "stopped";
   }
   return "unknown";
 }

@@ -1,0 +1,46 @@
+// RefreshGate (see refresh_gate.h). Refreshes are numbered in start order
+// and never overlap, so "a refresh that started after my call" is "one
+// numbered above the count started when I arrived", and finished_ only
+// grows.
+#include "tail/refresh_gate.h"
+
+namespace isle {
+
+uint64_t RefreshGate::runs() const {
+  std::lock_guard lk(mu_);
+  return started_;
+}
+
+Status RefreshGate::run(bool join_running) {
+  std::unique_lock lk(mu_);
+  const uint64_t target = join_running && running_ ? started_ : started_ + 1;
+  while (finished_ < target) {
+    if (running_) {
+      cv_.wait(lk);
+      continue;
+    }
+    running_ = true;
+    const uint64_t mine = ++started_;
+    lk.unlock();
+    Status s;
+    try {
+      s = refresh_();
+    } catch (...) {
+      // Not expected (Status returns); keep the gate usable for the others.
+      lk.lock();
+      running_ = false;
+      finished_ = mine;
+      last_ = Status::Aborted("refresh failed with an exception");
+      cv_.notify_all();
+      throw;
+    }
+    lk.lock();
+    running_ = false;
+    finished_ = mine;
+    last_ = std::move(s);
+    cv_.notify_all();
+  }
+  return last_;
+}
+
+}  // namespace isle
