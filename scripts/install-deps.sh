@@ -2,7 +2,8 @@
 # Installs everything IsleDB needs to build and test on Debian 12 (bookworm).
 # prometheus brings promtool (the daemons' /metrics lint test), wrk the
 # HTTP benchmarks' load generator, systemd `systemd-analyze` (the units'
-# static checks) and nginx `nginx -t` (the proxy example's check). Packages
+# static checks), nginx `nginx -t` (the proxy example's check) and jq
+# (examples/eventhub-s3's checks). Packages
 # are installed, never started: a policy-rc.d that says "no" is in place
 # while apt runs, unless one already exists.
 # Idempotent: packages already present are skipped without touching apt.
@@ -16,6 +17,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   prometheus wrk curl openssl systemd nginx
+  jq
 )
 
 missing=()

@@ -10,7 +10,7 @@
 #   FUZZ_SECONDS=N     fuzz time per target (default 60)
 #   ISLE_TEST_SEEDS=N  seeds for property tests (default: each test's own)
 #   ISLE_SKIP_OBJSTORES=1  don't start Ceph RGW (S3) and Azurite (Azure Blob);
-#                      the tests that need them then skip with a message
+#                      the tests (and examples) that need them then skip with a message
 #   ISLE_KEEP_OBJSTORES=1  leave those servers running at the end
 # Before stage 1's tests scripts/objstores/ starts (installing on first use)
 # a Ceph RGW on 127.0.0.1:7480 and an Azurite on 127.0.0.1:10000 and exports
@@ -111,6 +111,40 @@ else
   failed=$((failed + 1))
 fi
 rm -rf "$smoke_var"
+
+# The examples (examples/README.md), built in stage 1, each run by its
+# examples/NAME/run.sh, which checks its own results: kvfile on a local
+# folder, wal-azure on the Azurite above, eventhub-s3 on the Ceph RGW above
+# through writerd, tailerd, retentiond and readerd. The servers were started
+# above, so one that is missing fails its example; ISLE_SKIP_OBJSTORES=1
+# skips the two that need one. Output is shown only on failure.
+echo "=== stage 1c: examples"
+run_example() {  # run_example NAME [ENV_VAR_OF_ITS_SERVER]
+  local name=$1 var=${2:-} log
+  if [[ -n $var && "${ISLE_SKIP_OBJSTORES:-0}" == 1 ]]; then
+    echo "example $name: ISLE_SKIP_OBJSTORES=1, not run"
+    skipped=$((skipped + 1))
+    return
+  fi
+  if [[ -n $var && -z ${!var:-} ]]; then
+    echo "example $name: FAILED: $var is not set (its server did not start)" >&2
+    failed=$((failed + 1))
+    return
+  fi
+  log=$(mktemp)
+  if timeout 180 bash "examples/$name/run.sh" >"$log" 2>&1; then
+    echo "example $name: ok"
+    passed=$((passed + 1))
+  else
+    cat "$log" >&2
+    echo "example $name: FAILED" >&2
+    failed=$((failed + 1))
+  fi
+  rm -f "$log"
+}
+run_example kvfile
+run_example wal-azure ISLE_TEST_AZURE_URL
+run_example eventhub-s3 ISLE_TEST_S3_URL
 
 # The systemd units parse cleanly (unknown keys and bad values are warnings
 # systemd would ignore at boot: treat any output as a failure). ExecStart
