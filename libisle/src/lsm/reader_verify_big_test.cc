@@ -119,6 +119,17 @@ bool write_big_db(const std::string& url, uint64_t keys, uint64_t sst_bytes) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+// Writes keys [0, keys) through a Writer into one uncompressed L0 SST
+// (the memtable holds them all).
+void write_one_sst(testing::EngineEnv& env, uint64_t keys) {
+  WriterOptions wo = env.writer_options();
+  wo.memtable_size = size_t{64} << 20;
+  wo.compression = Compression::kNone;
+  auto w = env.writer(wo);
+  for (uint64_t i = 0; i < keys; i++) ASSERT_TRUE(w->put(key_of(i), value_of(i)).ok());
+  ASSERT_TRUE(w->close().ok());
+}
+
 TEST(ReaderVerifyBig, VerifiedReadsOfBigSstsStayWithinTheCacheBudgets) {
   const uint64_t total = big_db_bytes();
   const uint64_t sst_bytes = std::min<uint64_t>(total, uint64_t{512} << 20);
@@ -197,15 +208,8 @@ TEST(ReaderVerifyBig, VerifiedReadsOfBigSstsStayWithinTheCacheBudgets) {
 // are back the same reader serves them.
 TEST(ReaderVerifyBig, AFlippedByteInABigSstIsRefusedAndNothingIsCached) {
   testing::EngineEnv env;
-  WriterOptions wo = env.writer_options();
-  wo.memtable_size = size_t{64} << 20;
-  wo.compression = Compression::kNone;
   const uint64_t keys = (uint64_t{24} << 20) / kValueSize;
-  {
-    auto w = env.writer(wo);
-    for (uint64_t i = 0; i < keys; i++) ASSERT_TRUE(w->put(key_of(i), value_of(i)).ok());
-    ASSERT_TRUE(w->close().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(write_one_sst(env, keys));
   TempDir dir;
   ReaderOptions ro = env.reader_options();
   ro.verify_sst_sha256 = true;
@@ -239,15 +243,8 @@ TEST(ReaderVerifyBig, AFlippedByteInABigSstIsRefusedAndNothingIsCached) {
 // verified stream, so the swap is Corruption, never served.
 TEST(ReaderVerifyBig, BytesChangedAfterVerificationAreRefusedOnRangedReads) {
   testing::EngineEnv env;
-  WriterOptions wo = env.writer_options();
-  wo.memtable_size = size_t{64} << 20;
-  wo.compression = Compression::kNone;
   const uint64_t keys = (uint64_t{8} << 20) / kValueSize;
-  {
-    auto w = env.writer(wo);
-    for (uint64_t i = 0; i < keys; i++) ASSERT_TRUE(w->put(key_of(i), value_of(i)).ok());
-    ASSERT_TRUE(w->close().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(write_one_sst(env, keys));
   ReaderOptions ro = env.reader_options();
   ro.verify_sst_sha256 = true;  // no cache_dir: granules come by ranged GET
   ro.block_cache_bytes = 0;

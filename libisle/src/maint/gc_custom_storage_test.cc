@@ -219,6 +219,17 @@ struct Env {
     db.manifest_storage = manifest;
     db.gc_mark_storage = marks;
   }
+  // A writer that flushes only when told to, retries at once, and
+  // snapshots every `snapshot_every` log entries.
+  static WriterOptions manual_writer_options(int snapshot_every, size_t blob_threshold) {
+    WriterOptions wo;
+    wo.flush_interval = std::chrono::hours(1);
+    wo.retry_backoff = 1ms;
+    wo.min_flush_spacing = 0ms;
+    wo.blob_threshold = blob_threshold;
+    wo.snapshot_every = snapshot_every;
+    return wo;
+  }
   GcOptions gc_options() {
     GcOptions o;
     o.prefix = "db";
@@ -251,12 +262,7 @@ TEST(GcCustomStorage, CollectsOldManifestObjectsInTheCustomStorage) {
   Env env;
   auto db = DB::open(env.data, env.db);
   ASSERT_TRUE(db.ok()) << db.status().to_string();
-  WriterOptions wo;
-  wo.flush_interval = std::chrono::hours(1);
-  wo.retry_backoff = 1ms;
-  wo.min_flush_spacing = 0ms;
-  wo.blob_threshold = 64;
-  wo.snapshot_every = 2;
+  const WriterOptions wo = Env::manual_writer_options(2, 64);
   auto w = db->open_writer(wo);
   ASSERT_TRUE(w.ok()) << w.status().to_string();
 
@@ -397,11 +403,7 @@ TEST(GcCustomStorage, StorageWithoutGcCallsKeepsTheManifest) {
   env.db.manifest_storage = std::make_shared<LegacyMapManifestStorage>(env.manifest_map);
   auto db = DB::open(env.data, env.db);
   ASSERT_TRUE(db.ok()) << db.status().to_string();
-  WriterOptions wo;
-  wo.flush_interval = std::chrono::hours(1);
-  wo.retry_backoff = 1ms;
-  wo.min_flush_spacing = 0ms;
-  wo.snapshot_every = 2;
+  const WriterOptions wo = Env::manual_writer_options(2, WriterOptions{}.blob_threshold);
   auto w = db->open_writer(wo);
   ASSERT_TRUE(w.ok()) << w.status().to_string();
   for (int f = 0; f < 6; f++) {
@@ -455,11 +457,7 @@ TEST(GcCustomStorage, ListingTooMuchDeletesNothingLive) {
   env.db.manifest_storage = std::make_shared<GreedyListingStorage>(env.manifest_map);
   auto db = DB::open(env.data, env.db);
   ASSERT_TRUE(db.ok()) << db.status().to_string();
-  WriterOptions wo;
-  wo.flush_interval = std::chrono::hours(1);
-  wo.retry_backoff = 1ms;
-  wo.min_flush_spacing = 0ms;
-  wo.snapshot_every = 2;
+  const WriterOptions wo = Env::manual_writer_options(2, WriterOptions{}.blob_threshold);
   auto w = db->open_writer(wo);
   ASSERT_TRUE(w.ok()) << w.status().to_string();
   for (int f = 0; f < 7; f++) {
@@ -506,11 +504,7 @@ TEST(GcCustomStorage, MissingManifestStorageDeletesNothing) {
   Env env;
   auto db = DB::open(env.data, env.db);
   ASSERT_TRUE(db.ok()) << db.status().to_string();
-  WriterOptions wo;
-  wo.flush_interval = std::chrono::hours(1);
-  wo.retry_backoff = 1ms;
-  wo.min_flush_spacing = 0ms;
-  wo.blob_threshold = 64;
+  const WriterOptions wo = Env::manual_writer_options(WriterOptions{}.snapshot_every, 64);
   auto w = db->open_writer(wo);
   ASSERT_TRUE(w.ok()) << w.status().to_string();
   for (int f = 0; f < 3; f++) {
