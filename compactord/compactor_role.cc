@@ -200,6 +200,13 @@ Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
       }
       o.signing_key_pem = signer->private_key_pem();
     }
+    if (!o.verify_public_key_pem.empty() && o.signing_key_pem.empty()) {
+      // Not fatal (unsigned databases still compact), but any merge of a
+      // signed input will fail until a signing key is configured.
+      spdlog::warn(
+          "compactor.verify_public_key_file is set without compactor.signing_key_file: "
+          "compactions that merge signed SSTs will fail (outputs would be unsigned)");
+    }
     auto r = Compactor::open(ctx.store, ctx.db, o);
     if (!r.ok()) return r.status();
     compactor = std::move(*r);
@@ -244,7 +251,7 @@ DaemonSpec spec() {
       .add({.path = "compactor.target_sst_size", .type = T::kSize, .default_value = "64MiB",
             .help = "compaction outputs are cut at about this size"})
       .add({.path = "compactor.read_ahead", .type = T::kSize, .default_value = "4MiB",
-            .help = "inputs are fetched in chunks of this size (0 = a GET per block)"})
+            .help = "inputs are fetched in chunks of this size (0 = none: a GET per 64 KiB)"})
       .add({.path = "compactor.compression", .type = T::kEnum, .default_value = "lz4",
             .help = "output block compression", .choices = server::compression_choices()})
       .add({.path = "compactor.signing_key_file", .type = T::kString,

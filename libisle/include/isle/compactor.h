@@ -26,10 +26,15 @@
 // Integrity (docs/compaction.md, docs/format/signatures.md): every input
 // that is merged is hashed as it streams in and checked against its
 // manifest sha256 and size before the compaction commits (the scan's
-// unread remainder is read for it); with verify_public_key_pem every input,
+// unread remainder is read for it), and every byte the merge used is
+// checked to be a byte of that hashed object (64 KiB granules, each
+// fetch's SHA-256 compared); with verify_public_key_pem every input,
 // merged or moved, must carry a valid signature by one of those keys; with
 // signing_key_pem every output is signed. A bad input fails the cycle with
 // Corruption and commits nothing (its uploaded outputs become orphans).
+// Without signing_key_pem, merging an input that carries a signature fails
+// the cycle with InvalidArgument (it would turn signed data into unsigned
+// data that verifying readers refuse); moved inputs keep their signature.
 //
 // LSN ranges (SstMeta::min_lsn/max_lsn): with lsn_extractor each output
 // gets the exact range of the keys it holds; without one, an output gets
@@ -78,8 +83,10 @@ struct CompactorOptions {
   // Inputs are read in chunks of this size, the next chunk of every input
   // fetched in the background while the current one is merged: memory is
   // about 2 * read_ahead_bytes per input, whatever the input's size.
-  // 0 = no read-ahead: one ranged GET per data block (for stores where a
-  // request costs next to nothing, such as file://).
+  // 0 = no read-ahead: inputs are read synchronously, one ranged GET per
+  // 64 KiB granule (the unit of input verification, see
+  // docs/compaction.md), with nothing fetched in the background (for
+  // stores where a request costs next to nothing, such as file://).
   uint64_t read_ahead_bytes = uint64_t{4} << 20;
   // How often the background loop (start()) looks for work.
   std::chrono::milliseconds check_interval{1000};
@@ -88,15 +95,16 @@ struct CompactorOptions {
   int snapshot_every = 64;
   std::chrono::milliseconds retry_backoff{50};
   // Ed25519 private key (PKCS#8 PEM) that signs every output SST; empty =
-  // outputs unsigned. Requires verify_public_key_pem (signing what was not
+  // outputs unsigned, and a merge of a signed input fails with
+  // InvalidArgument. Requires verify_public_key_pem (signing what was not
   // verified would vouch for whatever is in the bucket).
   std::string signing_key_pem;
   // Ed25519 public keys (one or more PUBLIC KEY PEM blocks, as
   // ReaderOptions::verify_public_key_pem): every input must be signed by
   // the key its sig_key_id names, which must be one of these or the
   // public half of signing_key_pem (the compactor re-merges its own
-  // outputs); empty = no signature check (sha256 and size are checked
-  // either way).
+  // outputs); empty = no signature check (sha256 and size of merged
+  // inputs are checked either way; moved inputs are not hashed).
   std::string verify_public_key_pem;
   // As WriterOptions::lsn_extractor: the LSN of a key, for exact LSN ranges
   // on outputs (see above). May be empty.

@@ -21,8 +21,10 @@
 //     does too), so a racing retention removal makes the compaction a
 //     no-op whose outputs become orphans for GC — never duplicated data;
 //   * nothing is committed unless every merged input hashed to its
-//     manifest sha256 and size (DigestingSource, finished before the
-//     commit) and, with verify keys, every input's signature verified
+//     manifest sha256 and size and every byte the merge was served is a
+//     byte of that hashed object (DigestingSource, finished before the
+//     commit); a signed input is merged only by a compactor that signs;
+//     and, with verify keys, every input's signature verified
 //     before it was read or moved: outputs signed by our key only ever
 //     hold data that someone holding a verify key's private key signed.
 #include "isle/compactor.h"
@@ -219,7 +221,8 @@ class Compactor::Impl {
     return std::nullopt;
   }
 
-  // Opens a merged input. Its bytes are hashed as they stream in;
+  // Opens a merged input. Every byte the merge is served comes through a
+  // DigestingSource (granule-checked, hashed in order);
   // `digest`->finish() must pass before anything built from them commits.
   Result<std::shared_ptr<const SstReader>> open_input(const SstMeta& m,
                                                       std::shared_ptr<DigestingSource>* digest) {
@@ -401,13 +404,34 @@ class Compactor::Impl {
     return Status::OK();
   }
 
+  static bool movable(const std::vector<SstMeta>& comp, bool oldest) {
+    return comp.size() == 1 && !(oldest && comp.front().num_deletes > 0);
+  }
+
   Status execute(const Plan& plan, CompactionInfo* info) {
+    const std::vector<std::vector<SstMeta>> comps = components(plan.inputs);
+    // Fail closed before any work: merging a signed input into unsigned
+    // outputs would turn signed data into data every verifying reader
+    // refuses ("no signature"). Moved inputs keep their own signatures.
+    if (!signer_) {
+      for (const auto& comp : comps) {
+        if (movable(comp, plan.oldest)) continue;
+        for (const auto& m : comp) {
+          if (m.sig.empty()) continue;
+          return Status::InvalidArgument(
+              "compaction input sst " + m.id +
+              " is signed but this compactor has no signing key, so its outputs would be "
+              "unsigned and refused by every verifying reader: set "
+              "CompactorOptions::signing_key_pem (compactor.signing_key_file in compactord) and "
+              "verify_public_key_pem");
+        }
+      }
+    }
     std::vector<SstMeta> outputs;
     Status s;
-    for (const auto& comp : components(plan.inputs)) {
+    for (const auto& comp : comps) {
       const SstMeta& only = comp.front();
-      const bool movable = comp.size() == 1 && !(plan.oldest && only.num_deletes > 0);
-      if (movable) {
+      if (movable(comp, plan.oldest)) {
         // A moved input is not rewritten or re-signed: its own signature
         // must verify (its bytes are checked by the readers that verify;
         // see docs/compaction.md).

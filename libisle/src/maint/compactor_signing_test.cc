@@ -63,7 +63,9 @@ void expect_reads_everything(Reader& r) {
 // Rebuilds the SST `id` with the same layout and one value's first byte
 // changed: a VALID SST (every block checksum right) of the same size whose
 // sha256 differs from the manifest's. Returns its bytes.
-std::string forge_same_size(EngineEnv& env, const std::string& id, size_t block_size) {
+// `last`: change the last value instead of the first.
+std::string forge_same_size(EngineEnv& env, const std::string& id, size_t block_size,
+                            bool last = false) {
   auto got = env.scoped->get(sst_key(id));
   EXPECT_TRUE(got.ok());
   auto reader = SstReader::open(std::make_shared<MemorySource>(got->data), SstReaderOptions{});
@@ -81,9 +83,10 @@ std::string forge_same_size(EngineEnv& env, const std::string& id, size_t block_
   SstBuilder b(bo, &sink);
   auto it = new_sst_iterator(std::shared_ptr<const SstReader>(std::move(*reader)));
   bool changed = false;
-  for (it->seek_to_first(); it->valid(); it->next()) {
+  uint64_t n = 0;
+  for (it->seek_to_first(); it->valid(); it->next(), n++) {
     std::string v(it->value());
-    if (!changed && !v.empty()) {
+    if (!changed && !v.empty() && (!last || n + 1 == props.num_entries)) {
       v.back() = v.back() == 'Z' ? 'Y' : 'Z';
       changed = true;
     }
@@ -245,6 +248,115 @@ TEST(CompactorSigning, TamperedInputsFailTheCompactionAndCommitNothing) {
       ASSERT_TRUE(ok.ok()) << ok.status().to_string();
       EXPECT_EQ(ok->inputs.size(), 2u);
     }
+  }
+}
+
+// A store that answers the tail GET (a suffix range) of one object with
+// the same range of other bytes, and every other GET honestly: an object
+// swapped between requests, a lying endpoint or a man in the middle.
+class ForgedTailStore : public ObjectStore {
+ public:
+  ForgedTailStore(ObjectStorePtr inner, std::string key_suffix, std::string forged)
+      : inner_(std::move(inner)), suffix_(std::move(key_suffix)), forged_(std::move(forged)) {}
+  Result<GetResult> get(std::string_view key, const GetOptions& o = {}) override {
+    auto r = inner_->get(key, o);
+    const bool ours = key.size() >= suffix_.size() &&
+                      key.substr(key.size() - suffix_.size()) == suffix_;
+    if (r.ok() && ours && o.range && o.range->suffix &&
+        r->offset + r->data.size() <= forged_.size()) {
+      r->data = forged_.substr(r->offset, r->data.size());
+      forged_tails_++;
+    }
+    return r;
+  }
+  Result<ObjectMeta> head(std::string_view key) override { return inner_->head(key); }
+  Result<ObjectMeta> put(std::string_view key, std::string_view data,
+                         const PutOptions& o = {}) override {
+    return inner_->put(key, data, o);
+  }
+  Status remove(std::string_view key) override { return inner_->remove(key); }
+  Result<ListPage> list(const ListOptions& o) override { return inner_->list(o); }
+  std::string url() const override { return inner_->url(); }
+  int forged_tails() const { return forged_tails_; }
+
+ private:
+  ObjectStorePtr inner_;
+  std::string suffix_, forged_;
+  std::atomic<int> forged_tails_{0};
+};
+
+// Bytes the merge was served must be the bytes that hashed to the manifest
+// entry, not a second copy fetched to complete the digest.
+TEST(CompactorSigning, BytesServedByTheTailReadAreCheckedToo) {
+  for (const uint64_t read_ahead : {uint64_t{0}, uint64_t{4096}, uint64_t{4} << 20}) {
+    SCOPED_TRACE("read_ahead " + std::to_string(read_ahead));
+    EngineEnv env;
+    WriterOptions wo = env.writer_options();
+    wo.compression = Compression::kNone;
+    wo.block_size = 4096;
+    auto w = env.writer(wo);
+    for (int f = 0; f < 2; f++) {
+      for (int i = 0; i < 2000; i++) {
+        ASSERT_TRUE(w->put("k" + std::to_string(10000 + i),
+                           "value-" + std::to_string(f) + std::string(40, 'v'))
+                        .ok());
+      }
+      ASSERT_TRUE(w->flush().ok());
+    }
+    const TableInfo victim = env.reader()->manifest().l0.front();
+    ASSERT_GT(victim.size, uint64_t{64} << 10) << "larger than one tail read";
+    // Differs from the genuine object in the last data block only, which
+    // the 64 KiB tail read covers (the meta blocks are the same).
+    const std::string forged = forge_same_size(env, victim.id, wo.block_size, /*last=*/true);
+    auto genuine = env.scoped->get(sst_key(victim.id));
+    ASSERT_TRUE(genuine.ok());
+    const size_t tail_from = forged.size() - (64u << 10);
+    ASSERT_NE(forged.substr(tail_from), genuine->data.substr(tail_from));
+
+    auto lying = std::make_shared<ForgedTailStore>(env.store, sst_key(victim.id), forged);
+    CompactorOptions co = options();
+    co.read_ahead_bytes = read_ahead;
+    auto c = Compactor::open(lying, env.db_options, co);
+    ASSERT_TRUE(c.ok()) << c.status().to_string();
+    const uint64_t pos = env.reader()->manifest().log_position;
+    auto info = (*c)->run_compaction();
+    EXPECT_GT(lying->forged_tails(), 0);
+    ASSERT_EQ(info.status().code(), Code::kCorruption)
+        << (info.ok() ? "the compaction committed" : info.status().to_string());
+    EXPECT_NE(info.status().message().find("sst " + victim.id), std::string::npos)
+        << info.status().message();
+    auto r = env.reader();
+    EXPECT_EQ(r->manifest().log_position, pos) << "nothing committed";
+    EXPECT_EQ(r->manifest().l0.size(), 2u);
+  }
+}
+
+// Merging signed inputs into unsigned outputs would leave every verifying
+// reader with "no signature": a compactor without a signing key refuses.
+TEST(CompactorSigning, SignedInputsNeedASigningCompactor) {
+  for (const bool verify : {false, true}) {
+    SCOPED_TRACE(verify ? "verify keys, no signing key" : "no keys");
+    EngineEnv env;
+    const Ed25519Signer a = new_key();
+    WriterOptions wo = env.writer_options();
+    wo.signing_key_pem = a.private_key_pem();
+    auto w = env.writer(wo);
+    write_two_overlapping_flushes(*w);
+    CompactorOptions co = options();
+    if (verify) co.verify_public_key_pem = a.public_key_pem();
+    auto c = Compactor::open(env.store, env.db_options, co);
+    ASSERT_TRUE(c.ok()) << c.status().to_string();
+    const uint64_t pos = env.reader()->manifest().log_position;
+    auto info = (*c)->run_compaction();
+    ASSERT_EQ(info.status().code(), Code::kInvalidArgument)
+        << (info.ok() ? "the compaction committed" : info.status().to_string());
+    EXPECT_NE(info.status().message().find("signing_key_pem"), std::string::npos)
+        << info.status().message();
+    EXPECT_NE(info.status().message().find("compactor.signing_key_file"), std::string::npos)
+        << info.status().message();
+    auto r = env.reader();
+    EXPECT_EQ(r->manifest().log_position, pos) << "nothing committed";
+    EXPECT_EQ(r->manifest().l0.size(), 2u);
   }
 }
 
