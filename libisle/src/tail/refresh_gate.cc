@@ -1,7 +1,9 @@
 // RefreshGate (see refresh_gate.h). Refreshes are numbered in start order
 // and never overlap, so "a refresh that started after my call" is "one
 // numbered above the count started when I arrived", and finished_ only
-// grows.
+// grows. A caller's answer is OK when succeeded_ >= its target, else
+// last_failure_ (then every refresh numbered target..finished_ failed, so
+// the last failure is one of them).
 #include "tail/refresh_gate.h"
 
 namespace isle {
@@ -16,7 +18,7 @@ Status RefreshGate::run(bool join_running) {
   const uint64_t target = join_running && running_ ? started_ : started_ + 1;
   while (finished_ < target) {
     if (running_) {
-      cv_.wait(lk);
+      wait_for_refresh(lk);
       continue;
     }
     running_ = true;
@@ -30,17 +32,21 @@ Status RefreshGate::run(bool join_running) {
       lk.lock();
       running_ = false;
       finished_ = mine;
-      last_ = Status::Aborted("refresh failed with an exception");
+      last_failure_ = Status::Aborted("refresh failed with an exception");
       cv_.notify_all();
       throw;
     }
     lk.lock();
     running_ = false;
     finished_ = mine;
-    last_ = std::move(s);
+    if (s.ok()) {
+      succeeded_ = mine;
+    } else {
+      last_failure_ = std::move(s);
+    }
     cv_.notify_all();
   }
-  return last_;
+  return succeeded_ >= target ? Status::OK() : last_failure_;
 }
 
 }  // namespace isle
