@@ -133,8 +133,11 @@ struct ReaderOptions {
   uint64_t blob_cache_max_item_size = 0;
   // Blobs are content-addressed: check each blob's sha256 against its
   // reference before returning it (a mismatch is Corruption). Off, only the
-  // size is checked, so a blob changed in the bucket (or in the local disk
-  // cache, beyond what the cache's own xxh3 catches) may be returned.
+  // size is checked (on every tier: a disk-cache entry of the wrong size is
+  // dropped and the blob fetched again; a fetched blob of the wrong size is
+  // Corruption), so a blob changed in the bucket (or in the local disk
+  // cache, beyond what the cache's own xxh3 catches) with its size kept may
+  // be returned.
   bool verify_blobs_on_read = true;
 
   // Check every SST's bytes against the manifest's sha256 and size before
@@ -142,8 +145,13 @@ struct ReaderOptions {
   // ranged GETs of 4 MiB, hashing it whole and per 64 KiB granule, and
   // keeps only the granule digests (32 bytes per 64 KiB); reads are then
   // served granule by granule from the disk cache or by ranged GETs, each
-  // granule checked against its digest. Memory per verifying table: one
-  // 4 MiB chunk, whatever the SST's size (docs/format/disk-cache.md).
+  // granule checked against its digest. Memory (bytes), whatever the SST's
+  // size: each SST being opened (verified) at the moment holds one 4 MiB
+  // chunk plus its hash state until its stream ends (concurrent first uses
+  // of one SST share one stream); each open verified table keeps 32 bytes
+  // of granule digests per 64 KiB of SST (512 KiB per GiB) while it is
+  // open; each read holds its length plus at most 2 x 64 KiB
+  // (docs/format/disk-cache.md).
   bool verify_sst_sha256 = false;
   // Ed25519 public keys (PEM; one or several PUBLIC KEY blocks
   // concatenated): every SST must carry a valid signature by the key its

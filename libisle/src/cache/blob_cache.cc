@@ -14,6 +14,11 @@ bool is_sha256_hex(std::string_view s) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
 }
+
+Status wrong_size(std::string_view sha256, uint64_t got, uint64_t want) {
+  return Status::Corruption("blob " + std::string(sha256) + ": " + std::to_string(got) +
+                            " bytes, its reference says " + std::to_string(want));
+}
 }  // namespace
 
 namespace {
@@ -38,7 +43,8 @@ std::string BlobCache::disk_key(std::string_view sha256_hex) {
 }
 
 Result<BlobCache::BlobPtr> BlobCache::get_or_load(std::string_view sha256,
-                                                  const std::function<Result<BlobPtr>()>& load) {
+                                                  const std::function<Result<BlobPtr>()>& load,
+                                                  std::optional<uint64_t> size) {
   if (!is_sha256_hex(sha256)) {
     return Status::InvalidArgument("blob cache: not a lower-case sha256 hex: " +
                                    std::string(sha256.substr(0, 80)));
@@ -48,7 +54,8 @@ Result<BlobCache::BlobPtr> BlobCache::get_or_load(std::string_view sha256,
     const std::string dkey = disk_ ? disk_key(sha256) : std::string();
     if (disk_) {
       if (std::optional<std::string> bytes = disk_->get(dkey)) {
-        if (!options_.verify_sha256 || sha256_hex(*bytes) == sha256) {
+        const bool size_ok = !size || bytes->size() == *size;
+        if (size_ok && (!options_.verify_sha256 || sha256_hex(*bytes) == sha256)) {
           tier2_hits_.fetch_add(1);
           return BlobPtr(std::make_shared<const std::string>(std::move(*bytes)));
         }
@@ -59,10 +66,14 @@ Result<BlobCache::BlobPtr> BlobCache::get_or_load(std::string_view sha256,
     loads_.fetch_add(1);
     ISLE_ASSIGN_OR_RETURN(BlobPtr value, load());
     if (value == nullptr) return Status::InvalidArgument("blob loader returned no value");
+    if (size && value->size() != *size) return wrong_size(sha256, value->size(), *size);
     if (disk_) disk_->put(dkey, *value);
     return value;
   };
-  return lru_.get_or_load(sha256, fill);
+  ISLE_ASSIGN_OR_RETURN(BlobPtr value, lru_.get_or_load(sha256, fill));
+  // A memory-tier hit kept for a reference of another size.
+  if (size && value->size() != *size) return wrong_size(sha256, value->size(), *size);
+  return value;
 }
 
 CacheStats BlobCache::stats() const {

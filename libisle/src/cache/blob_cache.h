@@ -1,14 +1,19 @@
 // BlobCache: whole blob values by sha256, in memory and optionally in a
 // DiskCache as a second tier (DESIGN §7).
 //
-// get_or_load(sha256_hex, load):
+// get_or_load(sha256_hex, load, size):
 //   1. memory tier hit: the shared value, no copy;
 //   2. else the disk tier (key "blob/<sha256_hex>"): the bytes are
-//      returned only if their sha256 equals the key; otherwise the disk
-//      entry is erased, counted in stats().corruptions, and ignored;
+//      returned only if their sha256 equals the key and, when `size` is
+//      given, their length equals it; otherwise the disk entry is erased,
+//      counted in stats().corruptions, and ignored;
 //   3. else load(). The caller's load must verify the sha256 of what it
 //      fetched (the reader does, unless ReaderOptions::verify_blobs_on_read
 //      is off); its value is stored in both tiers.
+// With `size` given, the value returned always has exactly that many
+// bytes: a memory-tier hit or a loaded value of another length is
+// Corruption (and a loaded one is not stored). The size check does not
+// depend on verify_sha256.
 // Options (BlobCacheOptions): a blob larger than max_item_bytes is returned
 // but not kept in the memory tier (it still goes to the disk tier, which
 // has its own budget); verify_sha256 = false skips the sha256 check of
@@ -26,6 +31,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,9 +56,12 @@ class BlobCache {
                      int shard_bits = -1, BlobCacheOptions options = {});
 
   // InvalidArgument unless sha256_hex is 64 lower-case hex characters; a
-  // load that succeeds with a null pointer is InvalidArgument too.
+  // load that succeeds with a null pointer is InvalidArgument too. `size`:
+  // the blob's length from its reference, checked as above (nullopt: no
+  // size check).
   Result<BlobPtr> get_or_load(std::string_view sha256_hex,
-                              const std::function<Result<BlobPtr>()>& load);
+                              const std::function<Result<BlobPtr>()>& load,
+                              std::optional<uint64_t> size = std::nullopt);
 
   // Memory-tier counters (hits, misses, coalesced_waits, inserts,
   // evictions, bytes...), with loads = calls of the caller's load(),

@@ -187,6 +187,38 @@ TEST(BlobCache, UnverifiedDiskHitsAreReturnedAsStored) {
   EXPECT_EQ(cache.stats().corruptions, 0u);
 }
 
+// The reference's size is checked on every tier whatever verify_sha256
+// says: a disk entry of another length is refused (erased, counted, the blob
+// loaded again); a memory hit or a loaded value of another length is
+// Corruption.
+TEST(BlobCache, TheSizeIsCheckedEvenWithoutTheSha256Check) {
+  testing::TempDir tmp;
+  auto disk = DiskCache::open(tmp.path(), 1 << 20);
+  ASSERT_TRUE(disk.ok());
+  const std::string value = "genuine blob bytes";
+  const std::string key = sha256_hex(value);
+  (*disk)->put(BlobCache::disk_key(key), "genuine blob byte");  // one byte short
+  BlobCacheOptions o;
+  o.verify_sha256 = false;
+  BlobCache cache(1 << 20, *disk, -1, o);
+  std::atomic<int> calls{0};
+  auto r = cache.get_or_load(key, returning(blob(value), &calls), value.size());
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(**r, value);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(cache.stats().corruptions, 1u);
+  EXPECT_EQ((*disk)->get(BlobCache::disk_key(key)), value);
+  // A reference claiming another size for a blob in memory.
+  EXPECT_EQ(cache.get_or_load(key, must_not_load(), value.size() + 1).status().code(),
+            Code::kCorruption);
+  // A loader returning the wrong length: Corruption, nothing kept.
+  BlobCache fresh(1 << 20, nullptr, -1, o);
+  const std::string other = "other blob";
+  EXPECT_EQ(fresh.get_or_load(sha256_hex(other), returning(blob(other), &calls), 3).status().code(),
+            Code::kCorruption);
+  EXPECT_EQ(fresh.stats().inserts, 0u);
+}
+
 // BlobCacheOptions::max_item_bytes: a bigger blob is returned and written to
 // the disk tier, but not kept in memory.
 TEST(BlobCache, BlobsAboveMaxItemBytesStayOutOfTheMemoryTier) {

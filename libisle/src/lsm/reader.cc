@@ -279,7 +279,7 @@ class Reader::Impl {
         return Status::Corruption(key + ": content does not match its sha256 and size");
       }
       return std::make_shared<const std::string>(std::move(r.data));
-    });
+    }, ref->size);  // the size is checked on every tier, whatever the options
     if (!blob.ok()) return blob.status();
     return std::string(**blob);
   }

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "cache/blob_cache.h"
+#include "cache/disk_cache.h"
 #include "isle/reader.h"
 #include "lsm/engine_test_util.h"
 #include "manifest/manifest_types.h"
@@ -94,6 +96,40 @@ TEST(ReaderOptions, VerifyBlobsOnReadChecksTheBlobsSha256UnlessTurnedOff) {
   // The size is still checked.
   ASSERT_TRUE(env.scoped->put(blob_key(sha256_hex(value)), value.substr(1)).ok());
   EXPECT_EQ(env.reader(off)->get("k").status().code(), Code::kCorruption);
+}
+
+// With verify_blobs_on_read off, a blob from the local disk cache is still
+// checked against its reference's size: an entry of the wrong size is
+// refused (counted, erased) and the blob is read from the bucket instead.
+TEST(ReaderOptions, UnverifiedBlobsFromTheDiskCacheHaveTheirSizeChecked) {
+  EngineEnv env;
+  WriterOptions wo = env.writer_options();
+  wo.blob_threshold = 1024;
+  const std::string value = blob_value('d', 5000);
+  {
+    auto w = env.writer(wo);
+    ASSERT_TRUE(w->put("k", value).ok());
+    ASSERT_TRUE(w->close().ok());
+  }
+  std::string dir = (std::filesystem::temp_directory_path() / "isle-reader-opts-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  {
+    auto disk = DiskCache::open(dir, uint64_t{1} << 20);
+    ASSERT_TRUE(disk.ok()) << disk.status().to_string();
+    (*disk)->put(BlobCache::disk_key(sha256_hex(value)), value.substr(1));
+  }
+  ReaderOptions ro = env.reader_options();
+  ro.verify_blobs_on_read = false;
+  ro.cache_dir = dir;
+  auto r = env.reader(ro);
+  auto g = r->get("k");
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  ASSERT_TRUE(g->has_value());
+  EXPECT_EQ((*g)->size(), value.size());
+  EXPECT_TRUE(**g == value);
+  EXPECT_EQ(r->stats().blob_cache.corruptions, 1u);
+  r.reset();
+  std::filesystem::remove_all(dir);
 }
 
 // Writes 2000 small keys into one SST of a few hundred KiB.
