@@ -15,11 +15,26 @@
 #   5. SIGTERM to every daemon; each must exit 0.
 # Exit 0 = every check held. Any loss, duplicate, reordering or daemon
 # failure exits 1 and prints what went wrong (and the daemons' logs).
+# On exit, pass or fail, the run's prefix is deleted from the bucket again
+# (`isle destroy`); a failed cleanup is a warning, not a failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=examples/eventhub-s3
 
-bin=$(realpath "${ISLE_BUILD_DIR:-build}")/bin
+build=${ISLE_BUILD_DIR:-build}
+for prog in writerd tailerd retentiond readerd isle; do
+  if [[ ! -x $build/bin/$prog ]]; then
+    echo "eventhub-s3: $build/bin/$prog is missing: build first (see README.md; ISLE_BUILD_DIR names another build folder)" >&2
+    exit 1
+  fi
+done
+for tool in jq curl; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "eventhub-s3: $tool is required but not installed" >&2
+    exit 1
+  fi
+done
+bin=$(realpath "$build")/bin
 env_file=${ISLE_OBJSTORES_DIR:-/tmp/isle-objstores}/s3.env
 if [[ -z ${ISLE_TEST_S3_URL:-} && -f $env_file ]]; then
   set -a
@@ -57,7 +72,15 @@ die() {
   stop_daemons || true
   exit 1
 }
-trap 'stop_daemons || true; rm -rf "$work"' EXIT
+remove_prefix() {  # the run's objects; only a warning when it fails
+  local out
+  if out=$("$bin/isle" --store "$url" --prefix "$prefix" destroy --yes 2>&1); then
+    echo "cleanup: ${out#destroy: }"
+  else
+    echo "eventhub-s3: warning: could not delete the prefix $prefix: $out" >&2
+  fi
+}
+trap 'stop_daemons || true; remove_prefix; rm -rf "$work"' EXIT
 
 for r in "${roles[@]}"; do
   "$bin/$r" --config "$here/conf/$r.yaml" \

@@ -1,5 +1,7 @@
 // The admin commands of `isle`: `gc` (one GarbageCollector pass; refuses to
-// delete unless --yes, reports only with --dry-run) and `bench` (embedded
+// delete unless --yes, reports only with --dry-run), `destroy` (deletes
+// every object under the database prefix, never with an empty prefix; same
+// --yes / --dry-run rule) and `bench` (embedded
 // put then get throughput and latency against the given store).
 //
 // bench opens a Writer (so it fences a running writer of the database) and
@@ -94,6 +96,79 @@ int run_gc(Context& ctx, const po::variables_map& vm) {
   }
   if (!write_stdout(out)) return ctx.fail("writing to stdout failed");
   return r.delete_failures > 0 ? kExitError : kExitOk;
+}
+
+// ---- destroy ---------------------------------------------------------------------
+
+// Deletes every object under `prefix` (a folder, normalised as by
+// DBOptions::prefix) in `raw`, listed page by page, each page removed by
+// one batch delete; adds to *deleted and *failures (counts only when
+// dry_run).
+Status destroy_under(const ObjectStorePtr& raw, const std::string& prefix, bool dry_run,
+                     uint64_t* deleted, uint64_t* failures) {
+  ObjectStorePtr st = engine_store(raw, prefix, std::chrono::milliseconds(20));
+  ListOptions lo;
+  for (;;) {
+    ISLE_ASSIGN_OR_RETURN(ListPage page, st->list(lo));
+    std::vector<std::string> keys;
+    for (const auto& m : page.objects) keys.push_back(m.key);
+    if (dry_run) {
+      *deleted += keys.size();
+    } else if (!keys.empty()) {
+      // One outcome per key that failed (a key already gone is not a failure).
+      ISLE_ASSIGN_OR_RETURN(std::vector<DeleteOutcome> failed, st->remove_batch(keys));
+      uint64_t bad = 0;
+      for (const auto& d : failed) {
+        if (d.status.ok() || d.status.is_not_found()) continue;
+        bad++;
+        std::fprintf(stderr, "isle: destroy: %s: %s\n", d.key.c_str(),
+                     d.status.to_string().c_str());
+      }
+      *deleted += keys.size() - bad;
+      *failures += bad;
+    }
+    if (page.next_start_after.empty()) return Status::OK();
+    lo.start_after = page.next_start_after;
+  }
+}
+
+int run_destroy(Context& ctx, const po::variables_map& vm) {
+  int code = kExitOk;
+  const bool dry_run = vm["dry-run"].as<bool>();
+  if (!dry_run && !vm["yes"].as<bool>()) {
+    return ctx.usage_error(
+        "destroy deletes the whole database: run with --dry-run to count its objects, or "
+        "--yes to delete them");
+  }
+  if (ctx.prefix.find_first_not_of('/') == std::string::npos) {
+    return ctx.usage_error("destroy needs a database --prefix (it never deletes a whole bucket)");
+  }
+  auto store = ctx.store(&code);
+  if (!store) return code;
+  uint64_t deleted = 0, failures = 0;
+  std::vector<ObjectStorePtr> stores{*store};
+  for (const std::string* url : {&ctx.manifest_store_url, &ctx.gc_marks_store_url}) {
+    if (url->empty()) continue;
+    auto s = open_object_store(*url);
+    if (!s.ok()) return ctx.fail("opening store " + *url, s.status());
+    stores.push_back(*s);
+  }
+  for (const auto& st : stores) {
+    Status s = destroy_under(st, ctx.prefix, dry_run, &deleted, &failures);
+    if (!s.ok()) return ctx.fail("destroy", s);
+  }
+  std::string out;
+  if (ctx.json) {
+    json j = {{"dry_run", dry_run}, {"deleted", deleted}, {"delete_failures", failures}};
+    out = dump_line(j) + "\n";
+  } else {
+    out = std::string("destroy") +
+          (dry_run ? " (dry run, nothing changed): would delete " : ": deleted ") +
+          std::to_string(deleted) + " objects under '" + printable(ctx.prefix) + "'" +
+          (failures > 0 ? ", " + std::to_string(failures) + " deletes failed" : "") + "\n";
+  }
+  if (!write_stdout(out)) return ctx.fail("writing to stdout failed");
+  return failures > 0 ? kExitError : kExitOk;
 }
 
 // ---- bench -----------------------------------------------------------------------
@@ -355,6 +430,20 @@ void add_admin_commands(std::vector<Command>* out) {
             ("change-retention", po::value<std::string>()->default_value("1h"), "how long the change feed's history is kept");
       },
       run_gc});
+
+  out->push_back(Command{
+      "destroy", "--dry-run | --yes",
+      "delete every object of the database (its whole --prefix)",
+      "Deletes every object under the database prefix: SSTs, blobs, the manifest,\n"
+      "GC marks (also in --manifest-store / --gc-marks-store when given). For\n"
+      "scratch and test databases; stop the daemons first. Refuses without\n"
+      "--dry-run (count only) or --yes, and refuses an empty --prefix.",
+      [](po::options_description& o, po::positional_options_description&) {
+        o.add_options()
+            ("dry-run", po::bool_switch(), "count the objects; change nothing")
+            ("yes", po::bool_switch(), "really delete");
+      },
+      run_destroy});
 
   out->push_back(Command{
       "bench", "[--ops N] [--value-size B] [--threads T] [--durable]",

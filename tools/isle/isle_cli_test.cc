@@ -520,6 +520,43 @@ TEST_F(CliTest, GcDryRunDeletesNothing) {
   EXPECT_EQ(isle({"verify"}).code, 0);
 }
 
+// destroy deletes every object under the database prefix and nothing else;
+// it refuses without --yes (or --dry-run) and with no prefix.
+TEST_F(CliTest, DestroyDeletesTheDatabasePrefixOnly) {
+  put("a", "1");
+  put("b", "2");
+  Output o = raw({"--store", store_, "--prefix", "db10", "-q", "put", "x", "y"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  auto count = [&](const std::string& top) {
+    size_t n = 0;
+    for (const auto& [k, size] : files()) n += k.rfind(top, 0) == 0;
+    return n;
+  };
+  const size_t db1 = count("db1/"), db10 = count("db10/");
+  ASSERT_GT(db1, 0u);
+  ASSERT_GT(db10, 0u);
+
+  EXPECT_EQ(isle({"destroy"}).code, 2) << "refuses without --yes";
+  EXPECT_EQ(raw({"--store", store_, "destroy", "--yes"}).code, 2) << "refuses the bucket root";
+  EXPECT_EQ(raw({"--store", store_, "--prefix", "/", "destroy", "--yes"}).code, 2);
+  o = isle({"--json", "destroy", "--dry-run"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  json r = json::parse(o.out);
+  EXPECT_EQ(r["dry_run"], true);
+  EXPECT_EQ(r["deleted"].get<size_t>(), db1) << o.out;
+  EXPECT_EQ(count("db1/"), db1);
+
+  o = isle({"destroy", "--yes"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("deleted " + std::to_string(db1) + " objects"), std::string::npos) << o.out;
+  EXPECT_EQ(count("db1/"), 0u);
+  EXPECT_EQ(count("db10/"), db10) << "a sibling prefix is untouched";
+  EXPECT_EQ(raw({"--store", store_, "--prefix", "db10", "get", "x"}).out, "y");
+  o = isle({"destroy", "--yes"});  // nothing left: still fine
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("deleted 0 objects"), std::string::npos) << o.out;
+}
+
 TEST_F(CliTest, UsageErrorsExit2) {
   EXPECT_EQ(raw({}).code, 2);
   EXPECT_EQ(raw({"frobnicate"}).code, 2);
