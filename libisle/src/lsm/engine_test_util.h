@@ -126,4 +126,14 @@ inline int cloud_seed_count(int dflt) {
     var = *fresh_;                                                            \
   }
 
+// The keys of a scan's result, in order (a failed scan is a test failure
+// and no keys).
+inline std::vector<std::string> keys_of(const Result<std::vector<KeyValue>>& r) {
+  std::vector<std::string> out;
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  if (!r.ok()) return out;
+  for (const auto& kv : *r) out.push_back(kv.key);
+  return out;
+}
+
 }  // namespace isle::testing

@@ -16,6 +16,8 @@
 namespace isle {
 namespace {
 
+using testing::keys_of;
+
 using testing::EngineEnv;
 
 std::string s(const char* p, size_t n) { return std::string(p, n); }
@@ -25,14 +27,6 @@ const std::vector<std::string>& sorted_keys() {
   static const std::vector<std::string> keys = {
       "a", "az", "b", s("b\0", 2), s("b\0\0", 3), s("b\x01", 2), "ba", "bz", "c"};
   return keys;
-}
-
-std::vector<std::string> keys_of(const Result<std::vector<KeyValue>>& r) {
-  std::vector<std::string> out;
-  EXPECT_TRUE(r.ok()) << r.status().to_string();
-  if (!r.ok()) return out;
-  for (const auto& kv : *r) out.push_back(kv.key);
-  return out;
 }
 
 std::vector<std::string> keys_of(Iterator& it) {

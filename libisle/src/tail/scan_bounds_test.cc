@@ -15,16 +15,10 @@
 namespace isle {
 namespace {
 
+using testing::keys_of;
+
 using namespace std::chrono_literals;
 using testing::EngineEnv;
-
-std::vector<std::string> keys_of(const Result<std::vector<KeyValue>>& r) {
-  std::vector<std::string> out;
-  EXPECT_TRUE(r.ok()) << r.status().to_string();
-  if (!r.ok()) return out;
-  for (const auto& kv : *r) out.push_back(kv.key);
-  return out;
-}
 
 TEST(TailingReaderScanBounds, InclusiveBoundsPassThroughAndCoverRunFilesStartingAtTheBound) {
   EngineEnv env;
