@@ -11,16 +11,6 @@
 
 namespace isle {
 
-namespace {
-
-std::string sha256_raw(std::string_view bytes) {
-  Sha256 h;
-  h.update(bytes);
-  return h.digest();
-}
-
-}  // namespace
-
 VerifiedSstSource::VerifiedSstSource(ObjectStorePtr store, std::string key, const SstMeta& meta,
                                      std::shared_ptr<DiskCache> disk,
                                      const VerifiedSstOptions& options)

@@ -36,11 +36,13 @@ std::string Sha256::digest() {
 
 std::string Sha256::hex() { return to_hex(digest()); }
 
-std::string sha256_hex(std::string_view data) {
+std::string sha256_raw(std::string_view data) {
   Sha256 h;
   h.update(data);
-  return h.hex();
+  return h.digest();
 }
+
+std::string sha256_hex(std::string_view data) { return to_hex(sha256_raw(data)); }
 
 std::string to_hex(std::string_view bytes) {
   static const char* digits = "0123456789abcdef";

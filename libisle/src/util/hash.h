@@ -34,6 +34,8 @@ class Sha256 {
   void* ctx_;  // EVP_MD_CTX*, kept opaque so OpenSSL headers stay private
 };
 
+// One-shot SHA-256 of `data`: 32 raw bytes, or 64 lower-case hex chars.
+std::string sha256_raw(std::string_view data);
 std::string sha256_hex(std::string_view data);
 
 // Lower-case hex of raw bytes.
