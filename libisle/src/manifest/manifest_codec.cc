@@ -5,6 +5,7 @@
 
 #include "manifest/json_fields.h"
 #include "util/base64.h"
+#include "util/hash.h"
 
 namespace isle {
 
@@ -36,10 +37,14 @@ json sst_to_json(const SstMeta& m) {
   if (!m.sig_key_id.empty()) j["sig_key_id"] = m.sig_key_id;
   if (m.min_lsn) j["min_lsn"] = *m.min_lsn;
   if (m.max_lsn) j["max_lsn"] = *m.max_lsn;
+  if (m.is_inline()) j["data"] = base64_encode(*m.inline_data.bytes);
   return j;
 }
 
-SstMeta sst_from_json(const json& j) {
+// Whether an SST may carry inline data where it is being decoded.
+enum class InlineRule { kForbidden, kAllowed, kRequired };
+
+SstMeta sst_from_json(const json& j, InlineRule rule = InlineRule::kForbidden) {
   SstMeta m;
   m.id = get_str(j, "id");
   if (m.id.empty() || m.id.size() > 200 || m.id.find('/') != std::string::npos) {
@@ -67,6 +72,25 @@ SstMeta sst_from_json(const json& j) {
   if (j.contains("min_lsn")) m.min_lsn = get_u64(j, "min_lsn");
   if (j.contains("max_lsn")) m.max_lsn = get_u64(j, "max_lsn");
   if (m.seq_lo > m.seq_hi) fail("sst " + m.id + ": seq_lo > seq_hi");
+  if (j.contains("data")) {
+    if (rule == InlineRule::kForbidden) fail("sst " + m.id + ": inline data is not allowed here");
+    const json& d = j.at("data");
+    if (!d.is_string()) fail("sst " + m.id + ": inline data is not a string");
+    // Refuse before decoding: base64 of n bytes is 4*ceil(n/3) chars.
+    if (d.get_ref<const std::string&>().size() > (kMaxInlineSstBytes + 2) / 3 * 4) {
+      fail("sst " + m.id + ": inline data larger than " + std::to_string(kMaxInlineSstBytes) +
+           " bytes");
+    }
+    auto bytes = base64_decode(d.get_ref<const std::string&>());
+    if (!bytes) fail("sst " + m.id + ": inline data is not valid base64");
+    if (bytes->size() != m.size || sha256_hex(*bytes) != m.sha256) {
+      fail("sst " + m.id + ": inline data does not match its sha256 and size");
+    }
+    if (m.level != 0) fail("sst " + m.id + ": inline sst at level " + std::to_string(m.level));
+    m.inline_data.bytes = std::make_shared<const std::string>(std::move(*bytes));
+  } else if (rule == InlineRule::kRequired) {
+    fail("sst " + m.id + ": inline sst without data");
+  }
   return m;
 }
 
@@ -103,7 +127,9 @@ Result<T> decode_with(std::string_view bytes, std::string_view what, F body) {
 }  // namespace
 
 std::string encode_entry(const LogEntry& e) {
-  json j = {{"format", kManifestFormat},
+  bool v2 = e.op == LogOp::kMaterialize || e.chained;
+  for (const auto& s : e.added) v2 = v2 || s.is_inline();
+  json j = {{"format", v2 ? kManifestFormatInline : 1},
             {"seq", e.pos},
             {"role", role_name(e.role)},
             {"epoch", e.epoch},
@@ -121,6 +147,7 @@ std::string encode_entry(const LogEntry& e) {
       j["last_seq"] = e.last_seq;
       j["seq_reserved"] = e.seq_reserved;
       j["prev_data_seq"] = e.prev_data_seq;
+      if (e.chained) j["chained"] = true;
       break;
     case LogOp::kCompaction: {
       json out = json::array();
@@ -135,6 +162,10 @@ std::string encode_entry(const LogEntry& e) {
       break;
     case LogOp::kCheckpoint:
       j["snapshot"] = e.snapshot_pos;
+      break;
+    case LogOp::kMaterialize:
+      j["inputs"] = e.inputs;
+      j["sstable"] = e.added.empty() ? json(nullptr) : sst_to_json(e.added.front());
       break;
   }
   return j.dump();
@@ -160,10 +191,11 @@ Result<LogEntry> decode_entry(std::string_view bytes, std::string_view what) {
         e.seq_reserved = opt_u64(j, "seq_reserved", 0);
         break;
       case LogOp::kAddSstable:
-        e.added.push_back(sst_from_json(field(j, "sstable")));
+        e.added.push_back(sst_from_json(field(j, "sstable"), InlineRule::kAllowed));
         e.last_seq = get_u64(j, "last_seq");
         e.seq_reserved = opt_u64(j, "seq_reserved", 0);
         e.prev_data_seq = opt_u64(j, "prev_data_seq", 0);
+        e.chained = opt_bool(j, "chained", false);
         break;
       case LogOp::kCompaction:
         for (const auto& s : get_array(j, "outputs")) e.added.push_back(sst_from_json(s));
@@ -177,6 +209,10 @@ Result<LogEntry> decode_entry(std::string_view bytes, std::string_view what) {
         break;
       case LogOp::kCheckpoint:
         e.snapshot_pos = get_u64(j, "snapshot");
+        break;
+      case LogOp::kMaterialize:
+        e.inputs = get_str_array(j, "inputs");
+        e.added.push_back(sst_from_json(field(j, "sstable")));
         break;
     }
     return e;
@@ -194,7 +230,7 @@ std::string encode_snapshot(const ManifestState& s) {
   }
   json claims = json::array();
   for (const auto& c : s.writer_claims) claims.push_back({{"seq", c.pos}, {"epoch", c.epoch}});
-  json j = {{"format", kManifestFormat},
+  json j = {{"format", s.inline_ssts.empty() ? 1 : kManifestFormatInline},
             {"next_seq", s.next_pos},
             {"log_seq_start", s.next_pos},
             {"fences", fences_to_json(s.fences)},
@@ -207,11 +243,18 @@ std::string encode_snapshot(const ManifestState& s) {
             {"data_seq", s.data_seq},
             {"writer_claims", std::move(claims)},
             {"writer_claims_trimmed", s.writer_claims_trimmed}};
+  if (!s.inline_ssts.empty()) {
+    json inl = json::array();
+    for (const auto& m : s.inline_ssts) inl.push_back(sst_to_json(m));
+    j["inline"] = std::move(inl);
+  }
   return j.dump();
 }
 
-Result<ManifestState> decode_snapshot(std::string_view bytes, std::string_view what) {
-  return decode_with<ManifestState>(bytes, what, [](const json& j) {
+Result<ManifestState> decode_snapshot(std::string_view bytes, std::string_view what,
+                                      uint64_t max_inline_bytes) {
+  uint64_t over = 0;  // > 0: the declared inline bytes, above the limit
+  auto r = decode_with<ManifestState>(bytes, what, [&](const json& j) {
     ManifestState s;
     s.next_pos = get_u64(j, "next_seq");
     if (s.next_pos == 0) fail("next_seq is 0");
@@ -223,6 +266,24 @@ Result<ManifestState> decode_snapshot(std::string_view bytes, std::string_view w
       run.id = get_str(r, "id");
       for (const auto& m : get_array(r, "ssts")) run.ssts.push_back(sst_from_json(m));
       s.runs.push_back(std::move(run));
+    }
+    if (j.contains("inline") && max_inline_bytes > 0) {
+      // The declared sizes, before any data is decoded (a wrong size is
+      // Corruption when the data is checked below).
+      uint64_t total = 0;
+      for (const auto& m : get_array(j, "inline")) {
+        const uint64_t n = get_u64(m, "size");
+        total = n > UINT64_MAX - total ? UINT64_MAX : total + n;
+      }
+      if (total > max_inline_bytes) {
+        over = total;
+        return s;
+      }
+    }
+    if (j.contains("inline")) {
+      for (const auto& m : get_array(j, "inline")) {
+        s.inline_ssts.push_back(sst_from_json(m, InlineRule::kRequired));
+      }
     }
     s.last_seq = get_u64(j, "last_seq");
     s.seq_reserved = opt_u64(j, "seq_reserved", 0);
@@ -244,6 +305,12 @@ Result<ManifestState> decode_snapshot(std::string_view bytes, std::string_view w
     }
     return s;
   });
+  if (r.ok() && over > 0) {
+    return Status::Backpressure(std::string(what) + " holds " + std::to_string(over) +
+                                " bytes of inline SSTs, above ReaderOptions::max_inline_bytes (" +
+                                std::to_string(max_inline_bytes) + ")");
+  }
+  return r;
 }
 
 std::string encode_current(const CurrentPointer& c) {

@@ -6,6 +6,7 @@
 
 #include "manifest/manifest_codec.h"
 #include "manifest/manifest_state.h"
+#include "util/hash.h"
 
 namespace {
 void write(const std::string& dir, const std::string& name, const std::string& bytes) {
@@ -44,6 +45,21 @@ int main(int argc, char** argv) {
   e.op = isle::LogOp::kAddSstable;
   e.added = {m};
   write(dir, "add.json", isle::encode_entry(e));
+  // An inline flush (format 2: the SST's bytes in "data") and the
+  // materialize entry that replaces it.
+  isle::SstMeta inl = m;
+  inl.id = "inline0123456789";
+  const std::string inline_bytes = "not a real sst, but the sha256 matches";
+  inl.size = inline_bytes.size();
+  inl.sha256 = isle::sha256_hex(inline_bytes);
+  inl.inline_data.bytes = std::make_shared<const std::string>(inline_bytes);
+  e.added = {inl};
+  write(dir, "add_inline.json", isle::encode_entry(e));
+  e.op = isle::LogOp::kMaterialize;
+  e.inputs = {inl.id};
+  e.added = {m};
+  write(dir, "materialize.json", isle::encode_entry(e));
+  e.inputs.clear();
   e.op = isle::LogOp::kCompaction;
   e.role = isle::Role::kCompactor;
   e.inputs = {"x", "y"};
@@ -57,6 +73,8 @@ int main(int argc, char** argv) {
   s.l0 = {m};
   s.runs = {isle::SortedRun{"r", {m}}};
   write(dir, "snapshot.json", isle::encode_snapshot(s));
+  s.inline_ssts = {inl};
+  write(dir, "snapshot_inline.json", isle::encode_snapshot(s));
   isle::CurrentPointer c;
   c.snapshot_pos = 5;
   c.log_seq_start = 5;

@@ -93,7 +93,8 @@ Status ManifestLog::load_snapshot(uint64_t pos) {
     backoff(attempt);
   }
   if (!r.ok()) return r.status().with_context("reading " + snapshot_key(pos));
-  ISLE_ASSIGN_OR_RETURN(ManifestState s, decode_snapshot(*r, snapshot_key(pos)));
+  ISLE_ASSIGN_OR_RETURN(ManifestState s,
+                        decode_snapshot(*r, snapshot_key(pos), options_.max_inline_bytes));
   if (s.next_pos != pos) {
     return Status::Corruption(snapshot_key(pos) + ": holds the state before position " +
                               std::to_string(s.next_pos));
@@ -133,18 +134,53 @@ Result<std::optional<LogEntry>> ManifestLog::read_entry(uint64_t pos) {
 
 Result<uint64_t> ManifestLog::catch_up(const std::string& mine,
                                        std::optional<uint64_t>* mine_pos) {
+  return catch_up_visit([&](const LogEntry& e, bool applied) {
+    if (!mine.empty() && mine_pos && !*mine_pos && applied && e.commit_id == mine) {
+      *mine_pos = e.pos;
+    }
+  });
+}
+
+Result<ApplyOutcome> ManifestLog::apply(const LogEntry& e) {
+  const uint64_t limit = options_.max_inline_bytes;
+  if (limit > 0 && e.op == LogOp::kAddSstable && e.pos == state_.next_pos) {
+    uint64_t add = 0;
+    for (const auto& s : e.added)
+      if (s.is_inline()) add += s.size;
+    if (add > 0 && check_entry(state_, e) == ApplyOutcome::kApplied) {
+      const uint64_t have = state_.inline_bytes();
+      if (add > limit || have > limit - add) {
+        return Status::Backpressure(
+            log_key(e.pos) + " would hold " + std::to_string(have + add) +
+            " bytes of inline SSTs in memory, above ReaderOptions::max_inline_bytes (" +
+            std::to_string(limit) + "); waiting for the writer to materialize them");
+      }
+    }
+  }
+  return apply_entry(&state_, e);
+}
+
+Result<uint64_t> ManifestLog::catch_up_visit(
+    const std::function<void(const LogEntry&, bool)>& visit) {
   uint64_t n = 0;
   for (;;) {
     ISLE_RETURN_IF_ERROR(refresh_current_if_stale());
     ISLE_ASSIGN_OR_RETURN(std::optional<LogEntry> e, read_entry(state_.next_pos));
     if (!e) break;
-    ISLE_ASSIGN_OR_RETURN(ApplyOutcome outcome, apply_entry(&state_, *e));
+    Result<ApplyOutcome> applied_or = apply(*e);
+    if (!applied_or.ok() && applied_or.status().code() == Code::kBackpressure) {
+      // Over the inline limit: a snapshot past this entry (written after
+      // the materialization) may let us move on; else the state stays.
+      const uint64_t at = state_.next_pos;
+      ISLE_RETURN_IF_ERROR(sync_current().status());
+      if (state_.next_pos != at) continue;
+      return applied_or.status();
+    }
+    ISLE_ASSIGN_OR_RETURN(ApplyOutcome outcome, std::move(applied_or));
     n++;
     const bool applied = outcome == ApplyOutcome::kApplied;
     if (options_.on_entry) options_.on_entry(*e, applied);
-    if (!mine.empty() && mine_pos && !*mine_pos && applied && e->commit_id == mine) {
-      *mine_pos = e->pos;
-    }
+    if (visit) visit(*e, applied);
     if (claimed() && state_.fence(role_).epoch > epoch_) {
       set_fenced(log_key(e->pos) + ": " + std::string(role_name(role_)) + " claimed by " +
                  state_.fence(role_).owner + " with epoch " +
@@ -159,10 +195,10 @@ Result<uint64_t> ManifestLog::refresh() {
   return catch_up(std::string(), nullptr);
 }
 
-Status ManifestLog::lease_check(uint64_t pos) {
+Status ManifestLog::lease_check(uint64_t pos, int64_t basis_ms) {
   // Time since the last CURRENT read before this create (the re-read below
   // moves last_current_read_ms_).
-  const int64_t since_read = mono_ms() - last_current_read_ms_;
+  const int64_t since_read = mono_ms() - basis_ms;
   if (since_read < options_.lease.count()) return Status::OK();
   // Our lease ran out while committing: CURRENT must show that nothing
   // moved past our entry. Read it raw (sync_current would reload).
@@ -248,7 +284,7 @@ Result<uint64_t> ManifestLog::commit(LogEntry entry) {
 
     if (s.ok()) {
       ISLE_RETURN_IF_ERROR(lease_check(entry.pos));
-      ISLE_ASSIGN_OR_RETURN(ApplyOutcome outcome, apply_entry(&state_, entry));
+      ISLE_ASSIGN_OR_RETURN(ApplyOutcome outcome, apply(entry));
       if (options_.on_entry) options_.on_entry(entry, outcome == ApplyOutcome::kApplied);
       stats_.appends++;
       return entry.pos;
@@ -282,6 +318,21 @@ Result<uint64_t> ManifestLog::commit(LogEntry entry) {
     }
     return give_up(s.with_context("creating " + log_key(entry.pos)));
   }
+}
+
+Result<bool> ManifestLog::apply_own(const LogEntry& e, int64_t basis_ms) {
+  ISLE_RETURN_IF_ERROR(lease_check(e.pos, basis_ms));
+  ISLE_ASSIGN_OR_RETURN(ApplyOutcome outcome, apply(e));
+  const bool applied = outcome == ApplyOutcome::kApplied;
+  if (options_.on_entry) options_.on_entry(e, applied);
+  if (applied) stats_.appends++;
+  return applied;
+}
+
+Status ManifestLog::confirm_found(uint64_t pos) {
+  ISLE_RETURN_IF_ERROR(lease_check(pos));
+  stats_.appends++;
+  return Status::OK();
 }
 
 Result<uint64_t> ManifestLog::append(LogEntry entry) {

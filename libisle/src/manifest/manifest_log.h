@@ -37,6 +37,7 @@
 
 #include "isle/manifest_storage.h"
 #include "isle/status.h"
+#include "manifest/manifest_state.h"
 #include "manifest/manifest_types.h"
 #include "util/clock.h"
 
@@ -54,6 +55,13 @@ struct ManifestLogOptions {
   // with a short exponential backoff before the call fails.
   int transient_retries = 8;
   std::chrono::milliseconds retry_backoff{20};
+  // Most bytes of inline SSTs the state may hold (a reader's
+  // ReaderOptions::max_inline_bytes); 0 = no limit (writers: a writer never
+  // refuses its own log). An add_sstable that would go past it, or a
+  // snapshot over it, is refused with Backpressure before its inline bytes
+  // are kept, and the state stays as it was. A refusal re-reads CURRENT at
+  // once: a newer snapshot (past the materialization) lets it move on.
+  uint64_t max_inline_bytes = 0;
   // Called for every log entry as it is applied or skipped (observability
   // and tests); may be empty.
   std::function<void(const LogEntry&, bool applied)> on_entry;
@@ -121,16 +129,42 @@ class ManifestLog {
   // log_seq_start of the last CURRENT read (1 before any).
   uint64_t known_log_seq_start() const { return known_log_seq_start_; }
 
+  // ---- Hooks for LogPipeline (log_pipeline.h): several creates of
+  // consecutive positions in flight, results applied here in order. ----
+  const ManifestStoragePtr& storage() const { return storage_; }
+  Clock* clock() const { return clock_; }
+  // When the CURRENT read the lease is measured from was sent (mono ms);
+  // a create records it when it is sent.
+  int64_t lease_basis() const { return last_current_read_ms_; }
+  // True when the next commit would re-read CURRENT first.
+  bool lease_expired() const { return mono_ms() - last_current_read_ms_ >= options_.lease.count(); }
+  // Reads and applies every entry from next_pos on, calling `visit` for
+  // each (applied or skipped). Sets fenced() on a newer claim for our role.
+  Result<uint64_t> catch_up_visit(const std::function<void(const LogEntry&, bool)>& visit);
+  // Our create of `e` at e.pos == next_pos succeeded, sent with lease basis
+  // `basis_ms`: the lease rule, then apply. Returns whether replay applied
+  // it (false: skipped). Fenced from the lease rule.
+  Result<bool> apply_own(const LogEntry& e, int64_t basis_ms);
+  // Our entry was found applied at `pos` by catch_up_visit: the lease rule
+  // for it (as append() does for an entry found after a lost response).
+  Status confirm_found(uint64_t pos);
+
  private:
   // One position: the entry, or NotFound. Retries transient errors.
   Result<std::optional<LogEntry>> read_entry(uint64_t pos);
+  // apply_entry, refusing (Backpressure, state unchanged) an add_sstable
+  // that would put more than options_.max_inline_bytes inline bytes in the
+  // state.
+  Result<ApplyOutcome> apply(const LogEntry& e);
   // Reads and applies entries from next_pos on. When `mine` is set, reports
   // the position at which an entry with that commit_id was applied.
   Result<uint64_t> catch_up(const std::string& mine, std::optional<uint64_t>* mine_pos);
   // The shared commit loop of append() and claim().
   Result<uint64_t> commit(LogEntry entry);
-  // After a successful create at `pos`: the lease rule.
-  Status lease_check(uint64_t pos);
+  // After a successful create at `pos`: the lease rule, measured from the
+  // CURRENT read sent at `basis_ms` (the last one before the create).
+  Status lease_check(uint64_t pos) { return lease_check(pos, last_current_read_ms_); }
+  Status lease_check(uint64_t pos, int64_t basis_ms);
   // CURRENT with transient retries (nullopt: none yet); records when the
   // successful read was sent, which is what the lease is measured from.
   Result<std::optional<VersionedObject>> read_current_object();

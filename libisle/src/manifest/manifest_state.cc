@@ -30,13 +30,14 @@ std::string_view log_op_name(LogOp op) {
     case LogOp::kCompaction: return "compaction";
     case LogOp::kRemoveSstables: return "remove_sstables";
     case LogOp::kCheckpoint: return "checkpoint";
+    case LogOp::kMaterialize: return "materialize";
   }
   return "unknown";
 }
 
 std::optional<LogOp> parse_log_op(std::string_view name) {
   for (LogOp op : {LogOp::kFenceClaim, LogOp::kAddSstable, LogOp::kCompaction,
-                   LogOp::kRemoveSstables, LogOp::kCheckpoint}) {
+                   LogOp::kRemoveSstables, LogOp::kCheckpoint, LogOp::kMaterialize}) {
     if (log_op_name(op) == name) return op;
   }
   return std::nullopt;
@@ -49,6 +50,10 @@ std::string_view apply_outcome_name(ApplyOutcome o) {
     case ApplyOutcome::kWrongRole: return "wrong_role";
     case ApplyOutcome::kInputsGone: return "inputs_gone";
     case ApplyOutcome::kDuplicateSst: return "duplicate_sst";
+    case ApplyOutcome::kInlinePending: return "inline_pending";
+    case ApplyOutcome::kNotOldestInline: return "not_oldest_inline";
+    case ApplyOutcome::kMalformed: return "malformed";
+    case ApplyOutcome::kChainBroken: return "chain_broken";
   }
   return "unknown";
 }
@@ -93,6 +98,18 @@ bool ManifestState::is_live(std::string_view id) const {
   return false;
 }
 
+bool ManifestState::is_inline_pending(std::string_view id) const {
+  for (const auto& s : inline_ssts)
+    if (s.id == id) return true;
+  return false;
+}
+
+uint64_t ManifestState::inline_bytes() const {
+  uint64_t b = 0;
+  for (const auto& s : inline_ssts) b += s.size;
+  return b;
+}
+
 std::optional<uint64_t> ManifestState::writer_epoch_at(uint64_t pos) const {
   // The last claim strictly before pos decides.
   auto it = std::lower_bound(writer_claims.begin(), writer_claims.end(), pos,
@@ -108,6 +125,7 @@ namespace {
 template <typename F>
 void for_each_live(const ManifestState& st, F f) {
   for (const auto& s : st.l0) f(s);
+  for (const auto& s : st.inline_ssts) f(s);
   for (const auto& r : st.runs)
     for (const auto& s : r.ssts) f(s);
 }
@@ -142,9 +160,44 @@ ApplyOutcome check_entry(const ManifestState& st, const LogEntry& e) {
   switch (e.op) {
     case LogOp::kAddSstable:
       if (e.role != Role::kWriter) return ApplyOutcome::kWrongRole;
-      for (const auto& s : e.added)
-        if (st.is_live(s.id)) return ApplyOutcome::kDuplicateSst;
+      // Several flushes in flight (docs/manifest-protocol.md): a chained
+      // add counts only directly after the writer data it was sent behind.
+      if (e.chained && st.data_seq != e.prev_data_seq) return ApplyOutcome::kChainBroken;
+      for (const auto& s : e.added) {
+        // An inline SST travels alone: checked against the state before
+        // the entry, a mix would let an object land below inline seqs.
+        if (s.is_inline() && e.added.size() != 1) return ApplyOutcome::kMalformed;
+        if (st.is_live(s.id) || st.is_inline_pending(s.id)) return ApplyOutcome::kDuplicateSst;
+        if (s.is_inline() && s.level != 0) return ApplyOutcome::kMalformed;
+        if (!s.is_inline() && !st.inline_ssts.empty()) return ApplyOutcome::kInlinePending;
+      }
       return ApplyOutcome::kApplied;
+    case LogOp::kMaterialize: {
+      if (e.role != Role::kWriter) return ApplyOutcome::kWrongRole;
+      if (e.inputs.empty() || e.added.size() != 1) return ApplyOutcome::kMalformed;
+      if (e.inputs.size() > st.inline_ssts.size()) return ApplyOutcome::kNotOldestInline;
+      uint64_t lo = UINT64_MAX, hi = 0, entries = 0;
+      std::unordered_set<std::string_view> in_blobs;
+      for (size_t i = 0; i < e.inputs.size(); i++) {
+        const SstMeta& in = st.inline_ssts[i];
+        if (in.id != e.inputs[i]) return ApplyOutcome::kNotOldestInline;
+        lo = std::min(lo, in.seq_lo);
+        hi = std::max(hi, in.seq_hi);
+        entries += in.num_entries;
+        in_blobs.insert(in.blobs.begin(), in.blobs.end());
+      }
+      const SstMeta& out = e.added.front();
+      // The output must reference every blob its inputs did (GC keeps
+      // only blobs a live SST names).
+      for (const auto& b : out.blobs) in_blobs.erase(b);
+      if (!in_blobs.empty()) return ApplyOutcome::kMalformed;
+      if (out.is_inline() || out.level != 0 || out.seq_lo != lo || out.seq_hi != hi ||
+          out.num_entries != entries) {
+        return ApplyOutcome::kMalformed;
+      }
+      if (st.is_live(out.id) || st.is_inline_pending(out.id)) return ApplyOutcome::kDuplicateSst;
+      return ApplyOutcome::kApplied;
+    }
     case LogOp::kCompaction:
     case LogOp::kRemoveSstables: {
       const Role want = e.op == LogOp::kCompaction ? Role::kCompactor : Role::kRetention;
@@ -197,7 +250,7 @@ Result<ApplyOutcome> apply_entry(ManifestState* st, const LogEntry& e) {
     }
     case LogOp::kAddSstable:
       for (const auto& s : e.added) {
-        st->l0.push_back(s);
+        (s.is_inline() ? st->inline_ssts : st->l0).push_back(s);
         st->last_seq = std::max(st->last_seq, s.seq_hi);
         st->data_seq = std::max(st->data_seq, s.seq_hi);
       }
@@ -226,6 +279,12 @@ Result<ApplyOutcome> apply_entry(ManifestState* st, const LogEntry& e) {
       std::erase_if(st->runs, [](const SortedRun& r) { return r.ssts.empty(); });
       break;
     }
+    case LogOp::kMaterialize:
+      // check_entry proved the inputs are the oldest inputs.size() ones.
+      st->inline_ssts.erase(st->inline_ssts.begin(),
+                            st->inline_ssts.begin() + static_cast<std::ptrdiff_t>(e.inputs.size()));
+      st->l0.push_back(e.added.front());
+      break;
     case LogOp::kCheckpoint:
       break;
   }

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,25 @@ constexpr size_t kNumRoles = 3;
 std::string_view role_name(Role r);
 // nullopt for an unknown name.
 std::optional<Role> parse_role(std::string_view name);
+
+// The bytes of an inline SST (docs/format/manifest.md, "Inline flushes"):
+// shared, immutable, compared by content. Empty (null) for an SST that is
+// an object in the bucket.
+struct InlineBytes {
+  std::shared_ptr<const std::string> bytes;
+
+  bool empty() const { return !bytes; }
+  size_t size() const { return bytes ? bytes->size() : 0; }
+  friend bool operator==(const InlineBytes& a, const InlineBytes& b) {
+    if (!a.bytes || !b.bytes) return !a.bytes && !b.bytes;
+    return *a.bytes == *b.bytes;
+  }
+};
+
+// The largest inline SST a manifest object may carry (bytes before base64).
+// Decoding refuses a larger one as Corruption; WriterOptions::
+// inline_flush_max_bytes may not exceed it.
+inline constexpr uint64_t kMaxInlineSstBytes = uint64_t{16} << 20;
 
 // What the manifest knows about one immutable SST.
 struct SstMeta {
@@ -48,7 +68,13 @@ struct SstMeta {
   // Present when the writer had an LSN extractor (append-only keyspaces).
   std::optional<uint64_t> min_lsn;
   std::optional<uint64_t> max_lsn;
+  // Set for an inline SST: the whole SST travels inside its log entry (and
+  // the snapshots that follow until it is materialized). There is no
+  // sstable/<id>.sst object; `size` and `sha256` describe these bytes, and
+  // `sig` signs them with the isle-inline-v1: message (signatures.md).
+  InlineBytes inline_data;
 
+  bool is_inline() const { return !inline_data.empty(); }
   friend bool operator==(const SstMeta&, const SstMeta&) = default;
 };
 
@@ -75,6 +101,9 @@ enum class LogOp : uint8_t {
   kCompaction,
   kRemoveSstables,
   kCheckpoint,
+  // writer: replaces the oldest inline SSTs (`inputs`) by one L0 SST
+  // object holding the same entries (`added`).
+  kMaterialize,
 };
 std::string_view log_op_name(LogOp op);
 std::optional<LogOp> parse_log_op(std::string_view name);
@@ -105,6 +134,12 @@ struct LogEntry {
   // change feed uses it to tell whether history before this entry that
   // has been collected could still hold changes a cursor has not seen.
   uint64_t prev_data_seq = 0;
+  // add_sstable, written by a writer with several flushes in flight
+  // (docs/manifest-protocol.md, "Several flushes in flight"; JSON
+  // "chained": true, format 2): the entry counts only where the replayed
+  // data_seq equals prev_data_seq, i.e. directly after the writer data it
+  // was sent behind. False = today's rules.
+  bool chained = false;
 
   // compaction (compactor): inputs removed, `added` becomes run `run_id`.
   // remove_sstables (retention): inputs removed.
@@ -137,6 +172,10 @@ struct ManifestState {
   uint64_t log_seq_start = 1;
   std::array<Fence, kNumRoles> fences;
   std::vector<SstMeta> l0;        // oldest first (commit order)
+  // Inline SSTs not materialized yet, oldest first. Every sequence in them
+  // is above every sequence in l0 and runs: a writer commits an SST object
+  // only when no inline SST is pending, and materializes the oldest first.
+  std::vector<SstMeta> inline_ssts;
   std::vector<SortedRun> runs;    // newest data first
   uint64_t last_seq = 0;          // highest data sequence committed
   uint64_t seq_reserved = 0;      // highest sequence any writer may have handed out
@@ -163,13 +202,18 @@ struct ManifestState {
   // Count and bytes of live SSTs.
   size_t live_sst_count() const;
   uint64_t live_bytes() const;
-  // True when an SST with this id is live (in L0 or a run).
+  // True when an SST with this id is live (in L0 or a run). Inline SSTs
+  // are not objects and not counted here; see is_inline_pending.
   bool is_live(std::string_view sst_id) const;
+  // True when an inline SST with this id waits to be materialized.
+  bool is_inline_pending(std::string_view sst_id) const;
+  // Bytes of the inline SSTs not materialized yet.
+  uint64_t inline_bytes() const;
   // The writer epoch whose add_sstable entries count at log position
   // `pos` (0 = no writer had claimed yet), or nullopt when the claims
   // that old are no longer remembered. Only meaningful for pos < next_pos.
   std::optional<uint64_t> writer_epoch_at(uint64_t pos) const;
-  // max_lsn over live SSTs / min_lsn over live SSTs, when every one has them.
+  // max_lsn / min_lsn over live and inline SSTs, when every one has them.
   std::optional<uint64_t> max_committed_lsn() const;
   std::optional<uint64_t> low_watermark_lsn() const;
 };

@@ -402,12 +402,22 @@ std::string Ed25519KeyRing::key_ids() const {
 
 // ---- helpers ----
 
-std::string sst_signature_message(std::string_view sha256_hex) {
+namespace {
+std::string prefixed_digest(std::string_view prefix, std::string_view sha256_hex) {
   std::string m;
-  m.reserve(kMessagePrefix.size() + sha256_hex.size());
-  m.append(kMessagePrefix);
+  m.reserve(prefix.size() + sha256_hex.size());
+  m.append(prefix);
   for (char c : sha256_hex) m.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
   return m;
+}
+}  // namespace
+
+std::string sst_signature_message(std::string_view sha256_hex) {
+  return prefixed_digest(kMessagePrefix, sha256_hex);
+}
+
+std::string inline_signature_message(std::string_view sha256_hex) {
+  return prefixed_digest("isle-inline-v1:", sha256_hex);
 }
 
 namespace {

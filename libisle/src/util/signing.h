@@ -128,6 +128,13 @@ class Ed25519KeyRing {
 // format, and nothing else is checked.
 std::string sst_signature_message(std::string_view sha256_hex);
 
+// The exact message signed for an INLINE SST (one whose bytes travel in its
+// manifest log entry; docs/format/manifest.md, "Inline flushes"):
+// "isle-inline-v1:" followed by the 64 lower-case hex chars of the SST's
+// SHA-256, lower-cased as above. A distinct prefix, so a signature made for
+// an inline SST can never pass as one for an SST object, nor the reverse.
+std::string inline_signature_message(std::string_view sha256_hex);
+
 // Decodes hex (either case) to raw bytes; nullopt on an odd length or any
 // non-hex character. The empty string decodes to the empty string. The
 // inverse of to_hex() in util/hash.h.

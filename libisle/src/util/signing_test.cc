@@ -217,6 +217,30 @@ TEST(Signing, SstSignatureMessage) {
   EXPECT_EQ(sst_signature_message(""), "isle-sst-v1:");
 }
 
+TEST(Signing, InlineSignatureMessageIsDistinctAndMatchesTheDocumentedVector) {
+  const std::string h = sha256_hex("x");
+  EXPECT_EQ(inline_signature_message(h), "isle-inline-v1:" + h);
+  std::string upper = h;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_EQ(inline_signature_message(upper), "isle-inline-v1:" + h);
+  EXPECT_NE(inline_signature_message(h), sst_signature_message(h));
+  // The worked example of docs/format/signatures.md ("Inline SSTs"); the
+  // signature was computed independently with `openssl pkeyutl -sign -rawin`.
+  auto s = Ed25519Signer::from_pem(kRfcPrivatePem);
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  const std::string m = inline_signature_message(sha256_hex(""));
+  EXPECT_EQ(m, "isle-inline-v1:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  const std::string sig = s->sign(m);
+  EXPECT_EQ(to_hex(sig),
+            "34e47305b8d88635be1b62a647100b4adca6e2e241083239aeb82176e66290e8"
+            "66727cba0321949174d0e450844c094326b69737185088c7c7a093abd9a57204");
+  // A signature over one message never verifies for the other.
+  auto v = Ed25519Verifier::from_pem(kRfcPublicPem);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->verify(m, sig));
+  EXPECT_FALSE(v->verify(sst_signature_message(sha256_hex("")), sig));
+}
+
 void expect_invalid_signer(std::string_view pem, std::string_view what) {
   auto s = Ed25519Signer::from_pem(pem);
   ASSERT_FALSE(s.ok()) << what;
