@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include "store/hedged_store.h"
 #include "store/prefix_store.h"
 #include "store/retry_store.h"
 #include "util/random.h"
@@ -11,11 +12,20 @@ namespace isle {
 
 ObjectStorePtr engine_store(ObjectStorePtr raw, const std::string& prefix,
                             std::chrono::milliseconds initial_backoff) {
+  HedgeOptions none;
+  none.enabled = false;
+  return engine_store(std::move(raw), prefix, initial_backoff, none);
+}
+
+ObjectStorePtr engine_store(ObjectStorePtr raw, const std::string& prefix,
+                            std::chrono::milliseconds initial_backoff,
+                            const HedgeOptions& hedging) {
   RetryOptions ro;
   ro.initial_backoff = initial_backoff;
   ro.max_backoff = std::max(initial_backoff * 64, std::chrono::milliseconds(1));
   ro.max_attempts = 6;
-  return std::make_shared<RetryStore>(with_prefix(std::move(raw), prefix), ro);
+  return std::make_shared<RetryStore>(with_hedging(with_prefix(std::move(raw), prefix), hedging),
+                                      ro);
 }
 
 std::string default_owner_name() {

@@ -1,5 +1,5 @@
-// How the engine's roles see the bucket: scoped to the database prefix and
-// behind a RetryStore, so transient failures (and lost responses of
+// How the engine's roles see the bucket: scoped to the database prefix,
+// optionally hedged (store/hedged_store.h), and behind a RetryStore, so transient failures (and lost responses of
 // idempotent requests, such as every GET) are retried with jittered
 // backoff. Conditional puts are never retried blindly by that layer; the
 // manifest protocol resolves their unknown outcomes itself.
@@ -13,12 +13,21 @@
 
 #include "isle/clock.h"
 #include "isle/object_store.h"
+#include "isle/options.h"
 #include "manifest/manifest_log.h"
 
 namespace isle {
 
+// Without `hedging`: no hedged requests (the CLI and the maintenance
+// roles, whose latency no user waits on). With it (the writer and readers):
+// RetryStore -> HedgedStore -> PrefixStore -> raw, so each retry is one
+// hedged request and a hedge is never retried on its own; local stores
+// (mem://, file://) are not hedged unless hedging.hedge_local_stores.
 ObjectStorePtr engine_store(ObjectStorePtr raw, const std::string& prefix,
                             std::chrono::milliseconds initial_backoff);
+ObjectStorePtr engine_store(ObjectStorePtr raw, const std::string& prefix,
+                            std::chrono::milliseconds initial_backoff,
+                            const HedgeOptions& hedging);
 
 // "<hostname>:<pid>:<8 random hex>": the owner a fence claim records when
 // the options name none.

@@ -43,6 +43,7 @@
 #include "server/http_server.h"
 #include "server/logging.h"
 #include "server/metrics.h"
+#include "store/hedged_store.h"
 
 #ifndef ISLE_VERSION
 #define ISLE_VERSION "dev"
@@ -67,24 +68,94 @@ Compression compression_setting(const Config& config, const std::string& path) {
 
 namespace {
 
+// The process's hedged-request counters (every HedgedStore of the
+// process summed), per request class, read at scrape time.
+void add_hedge_metrics(Metrics& m) {
+  struct Family {
+    const char* name;
+    const char* help;
+    uint64_t HedgeClassStats::*field;
+  };
+  static constexpr Family kFamilies[] = {
+      {"isle_store_hedgeable_requests_total",
+       "GETs, HEADs and create-only PUTs that went through request hedging",
+       &HedgeClassStats::requests},
+      {"isle_store_hedges_sent_total", "second copies sent for slow requests",
+       &HedgeClassStats::hedges_sent},
+      {"isle_store_hedges_won_total", "hedges whose answer was the one used",
+       &HedgeClassStats::hedges_won},
+      {"isle_store_hedges_denied_budget_total",
+       "slow requests not hedged because the extra-request budget was spent",
+       &HedgeClassStats::denied_budget},
+      {"isle_store_hedges_denied_workers_total",
+       "slow requests not hedged because every hedging worker was busy",
+       &HedgeClassStats::denied_workers},
+      {"isle_store_hedge_unknown_outcomes_total",
+       "hedged create-only PUTs answered UnknownOutcome (resolved by the caller)",
+       &HedgeClassStats::unknown_outcomes},
+  };
+  for (const Family& f : kFamilies) {
+    for (size_t c = 0; c < kHedgeClassCount; c++) {
+      const auto cls = static_cast<HedgeClass>(c);
+      m.callback(f.name, f.help, "counter", {{"class", std::string(hedge_class_name(cls))}},
+                 [field = f.field, cls] {
+                   return static_cast<double>(process_hedge_stats().of(cls).*field);
+                 });
+    }
+  }
+}
+
+// store.hedge.*: HedgeOptions (docs/operations.md, "Hedged requests").
+// The two fractions are strings in the schema (it has no real type):
+// parsed whole here, anything else is a config error.
+Status hedge_options(const Config& cfg, HedgeOptions* out) {
+  auto fraction = [&](const char* key, bool open_range, double* v) -> Status {
+    const std::string text = cfg.get_string(key);
+    size_t used = 0;
+    double d = 0;
+    try {
+      d = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    const bool in_range = open_range ? (d > 0 && d < 1) : (d >= 0 && d <= 1);
+    if (text.empty() || used != text.size() || !in_range) {
+      return Status::InvalidArgument(std::string(key) + ": '" + text + "' is not a number " +
+                                     (open_range ? "between 0 and 1 (exclusive)" : "in [0, 1]"));
+    }
+    *v = d;
+    return Status::OK();
+  };
+  out->enabled = cfg.get_bool("store.hedge.enabled");
+  ISLE_RETURN_IF_ERROR(fraction("store.hedge.percentile", true, &out->percentile));
+  ISLE_RETURN_IF_ERROR(
+      fraction("store.hedge.max_extra_fraction", false, &out->max_extra_fraction));
+  out->min_delay = cfg.get_duration("store.hedge.min_delay");
+  if (out->max_delay < out->min_delay) out->max_delay = out->min_delay;
+  return Status::OK();
+}
+
 // store.manifest_url / store.gc_marks_url: the manifest and GC's marks in
 // stores of their own, each under the same store.prefix and with the
 // engine's retries, like the data store. Unset keys leave the defaults
 // (both in store.url).
 Status open_side_stores(const Config& cfg, DBOptions* db) {
-  auto open_scoped = [&](const char* key) -> Result<ObjectStorePtr> {
+  // The manifest store is hedged like the data store (store.hedge.*); GC's
+  // marks are not (only compactord's GC uses them: no one waits on it).
+  auto open_scoped = [&](const char* key, bool hedged) -> Result<ObjectStorePtr> {
     auto store = open_object_store(cfg.get_string(key));
     if (!store.ok()) {
       return Status::InvalidArgument(std::string(key) + ": " + store.status().message());
     }
-    return engine_store(*store, db->prefix, std::chrono::milliseconds(50));
+    if (!hedged) return engine_store(*store, db->prefix, std::chrono::milliseconds(50));
+    return engine_store(*store, db->prefix, std::chrono::milliseconds(50), db->hedging);
   };
   if (cfg.is_set("store.manifest_url") && !cfg.get_string("store.manifest_url").empty()) {
-    ISLE_ASSIGN_OR_RETURN(ObjectStorePtr s, open_scoped("store.manifest_url"));
+    ISLE_ASSIGN_OR_RETURN(ObjectStorePtr s, open_scoped("store.manifest_url", true));
     db->manifest_storage = object_store_manifest_storage(std::move(s));
   }
   if (cfg.is_set("store.gc_marks_url") && !cfg.get_string("store.gc_marks_url").empty()) {
-    ISLE_ASSIGN_OR_RETURN(ObjectStorePtr s, open_scoped("store.gc_marks_url"));
+    ISLE_ASSIGN_OR_RETURN(ObjectStorePtr s, open_scoped("store.gc_marks_url", false));
     db->gc_mark_storage = object_store_gc_mark_storage(std::move(s));
   }
   return Status::OK();
@@ -106,6 +177,15 @@ ConfigSchema base_schema(const std::string& default_listen) {
          .help = "manifest lease (must be shorter than store.gc_grace)"});
   s.add({.path = "store.gc_grace", .type = T::kDuration, .default_value = "10m",
          .help = "how long unreferenced objects stay before GC deletes them"});
+  s.add({.path = "store.hedge.enabled", .type = T::kBool, .default_value = "true",
+         .help = "hedged GETs and create-only PUTs of the writer and readers (never on "
+                 "file:// or mem://)"});
+  s.add({.path = "store.hedge.percentile", .type = T::kString, .default_value = "0.95",
+         .help = "hedge a request slower than this quantile of recent ones (0 < p < 1)"});
+  s.add({.path = "store.hedge.max_extra_fraction", .type = T::kString, .default_value = "0.05",
+         .help = "extra requests allowed for hedges, as a fraction of hedgeable ones (0..1)"});
+  s.add({.path = "store.hedge.min_delay", .type = T::kDuration, .default_value = "10ms",
+         .help = "never hedge sooner than this"});
   s.add({.path = "server.listen", .type = T::kString, .default_value = default_listen,
          .help = "host:port to listen on (port 0 = any free port)"});
   s.add({.path = "server.address_file", .type = T::kString,
@@ -343,6 +423,13 @@ std::optional<int> load(int argc, char** argv, const DaemonSpec& spec, const Con
     std::cerr << spec.name << ": configuration: " << c.status().message() << "\n";
     return kExitConfig;
   }
+  // Values the schema cannot type (store.hedge.*'s fractions): checked
+  // here too, so --check-config catches them.
+  HedgeOptions hedging;
+  if (Status hs = hedge_options(*c, &hedging); !hs.ok()) {
+    std::cerr << spec.name << ": configuration: " << hs.message() << "\n";
+    return kExitConfig;
+  }
   if (vm.count("check-config")) {
     std::cout << c->dump() << spec.name << ": configuration ok\n";
     return kExitOk;
@@ -426,10 +513,15 @@ int run_daemon(int argc, char** argv, DaemonSpec spec) {
     return kExitConfig;
   }
   Metrics metrics;
+  add_hedge_metrics(metrics);
   DaemonContext ctx;
   ctx.config = &cfg;
   ctx.store = *store;
   ctx.db.prefix = cfg.get_string("store.prefix");
+  if (Status h = hedge_options(cfg, &ctx.db.hedging); !h.ok()) {
+    spdlog::error("{}", h.message());
+    return kExitConfig;
+  }
   if (Status side = open_side_stores(cfg, &ctx.db); !side.ok()) {
     spdlog::error("{}", side.message());
     return kExitConfig;
