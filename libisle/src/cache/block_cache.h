@@ -52,9 +52,21 @@ class BlockCache : public BlockCacheHook {
   uint64_t capacity() const { return lru_.capacity(); }
 
  private:
-  // file_id followed by the offset as 8 fixed bytes: unambiguous for any
-  // file_id bytes.
-  static std::string make_key(std::string_view file_id, uint64_t offset);
+  // The cache key: file_id followed by the offset as 8 little-endian bytes
+  // (unambiguous for any file_id bytes), built on the stack when it fits
+  // (every lookup builds one; most ids are short), else on the heap.
+  class Key {
+   public:
+    Key(std::string_view file_id, uint64_t offset);
+    Key(const Key&) = delete;
+    Key& operator=(const Key&) = delete;
+    std::string_view view() const { return view_; }
+
+   private:
+    char small_[120];
+    std::string heap_;
+    std::string_view view_;
+  };
   static uint64_t charge(std::string_view key, const BlockPtr& block);
 
   cache_internal::ShardedLru<BlockPtr> lru_;

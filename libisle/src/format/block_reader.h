@@ -69,18 +69,32 @@ class BlockIter {
   void seek_to_first();
   // Positions at the first entry whose key is >= target (invalid if none).
   void seek(std::string_view target);
+  // seek(target) when the caller already knows the answer lies between
+  // restart points `first` and `last` + 1: every key before restart
+  // `first` is < target, and the key at restart `last` + 1 (if any) is
+  // >= target. The binary search then probes only [first, last]
+  // (clamped to the block). With a wrong hint the position is undefined
+  // (but still a position in this block, never out of bounds).
+  void seek_in_restarts(std::string_view target, uint32_t first, uint32_t last);
   void next();
+  // True when the current entry is the one restart point `i` starts.
+  bool at_restart(uint32_t i) const;
 
  private:
   // Decodes the entry at `offset` on top of key_ (which must hold the
   // previous key, or be empty at a restart point).
   bool decode_at(size_t offset);
   bool seek_to_restart(uint32_t index);
+  // The key of restart entry `index`, viewed in the block (no copy), with
+  // the entry's header validated as decode_at does; false and a
+  // Corruption status when it is malformed. Does not move the iterator.
+  bool restart_key(uint32_t index, std::string_view* key);
   void corrupt(const std::string& what);
 
   BlockPtr block_;
   KeyComparator cmp_ = nullptr;
   size_t min_key_size_ = 0;
+  size_t offset_ = 0;       // where the current entry starts
   size_t next_offset_ = 0;  // where the entry after the current one starts
   std::string key_;
   std::string_view value_;

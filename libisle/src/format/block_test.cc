@@ -197,6 +197,58 @@ TEST(Block, IteratorReportsCorruptEntries) {
   EXPECT_TRUE(it3.status().is_corruption());
 }
 
+// seek() compares restart keys in place during its binary search
+// (BlockIter::restart_key): a malformed restart entry met there is
+// Corruption, as the walk reports it, never a read past the block.
+TEST(Block, SeekReportsCorruptRestartEntries) {
+  BlockBuilder bb(4);
+  for (int i = 0; i < 12; i++) bb.add(key_n(i), "value");
+  const std::string good(bb.finish());
+  const uint32_t num = decode_fixed32(good.data() + good.size() - 4);
+  ASSERT_EQ(num, 3u);
+  const size_t restarts = good.size() - 4 - 4 * size_t{num};
+  const size_t r1 = decode_fixed32(good.data() + restarts + 4);  // entry 4
+  ASSERT_EQ(good[r1], 0);  // restart entries share nothing
+
+  // Unchanged, a seek lands on every key.
+  BlockIter ok(parse_ok(good), compare_bytewise);
+  ok.seek(key_n(5));
+  ASSERT_TRUE(ok.valid());
+  EXPECT_EQ(ok.key(), key_n(5));
+
+  struct Case {
+    const char* what;
+    size_t pos;
+    char byte;
+  };
+  const Case cases[] = {
+      {"restart entry shares bytes", r1, 3},
+      {"key length past the block", r1 + 1, 120},
+      {"value length past the block", r1 + 2, 120},
+      {"unterminated varint", r1, static_cast<char>(0x80)},
+  };
+  for (const Case& c : cases) {
+    std::string bad = good;
+    bad[c.pos] = c.byte;
+    if (c.byte == static_cast<char>(0x80)) {
+      bad[c.pos + 1] = static_cast<char>(0x80);
+      bad[c.pos + 2] = static_cast<char>(0x80);
+    }
+    for (int target : {5, 6, 11}) {  // the binary search probes restart 1
+      BlockIter it(parse_ok(bad), compare_bytewise);
+      it.seek(key_n(target));
+      EXPECT_FALSE(it.valid()) << c.what;
+      EXPECT_TRUE(it.status().is_corruption()) << c.what << ": " << it.status().to_string();
+    }
+  }
+
+  // A minimum key size applies to the probed restart keys too.
+  BlockIter small(parse_ok(good), compare_bytewise, 20);
+  small.seek(key_n(6));
+  EXPECT_FALSE(small.valid());
+  EXPECT_TRUE(small.status().is_corruption());
+}
+
 TEST(Compression, RoundTripEveryCodec) {
   Random rnd(11);
   std::string compressible;

@@ -142,6 +142,88 @@ TEST(SstBlockCache, HookNeedsBothFieldsSet) {
   EXPECT_EQ(src2->reads(), base2 + 2);
 }
 
+// A seek that lands in the data block the iterator already holds reuses it:
+// no hook call, and it lands exactly where a fresh iterator would. Seeking
+// every key in order then costs one hook call per data block, as a scan
+// does (before the reuse it cost one per seek).
+TEST(SstBlockCache, SeekIntoTheHeldBlockReusesIt) {
+  auto src = std::make_shared<MemorySource>(make_sst(300));
+  auto hook = std::make_shared<FakeHook>();
+  SstReaderOptions o;
+  o.block_cache = hook;
+  o.cache_id = "sst-reuse";
+  auto r = SstReader::open(src, o);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+
+  auto scan = (*r)->new_iterator();
+  int n = 0;
+  for (scan->seek_to_first(); scan->valid(); scan->next()) n++;
+  ASSERT_EQ(n, 300);
+  const int blocks = hook->hits() + hook->loads();
+  ASSERT_GT(blocks, 10);  // many data blocks
+
+  auto it = (*r)->new_iterator();
+  const int before = hook->hits() + hook->loads();
+  for (int i = 0; i < 300; i++) {
+    const std::string uk = sst_testing::numbered_key("key/", i);
+    it->seek(seek_key(uk));
+    ASSERT_TRUE(it->valid()) << i << ": " << it->status().to_string();
+    ASSERT_EQ(extract_user_key(it->key()), uk);
+    // The same seek again, and a seek back to the block's earlier keys.
+    it->seek(seek_key(uk));
+    ASSERT_TRUE(it->valid());
+    ASSERT_EQ(extract_user_key(it->key()), uk);
+  }
+  EXPECT_EQ(hook->hits() + hook->loads() - before, blocks);
+
+  // Backwards, then next() across block ends after a reusing seek: the
+  // same entries a fresh iterator returns.
+  for (int i = 299; i >= 0; i -= 7) {
+    const std::string uk = sst_testing::numbered_key("key/", i);
+    it->seek(seek_key(uk));
+    auto fresh = (*r)->new_iterator();
+    fresh->seek(seek_key(uk));
+    for (int k = 0; k < 12; k++) {
+      ASSERT_EQ(it->valid(), fresh->valid()) << i << "+" << k;
+      if (!fresh->valid()) break;
+      ASSERT_EQ(it->key(), fresh->key());
+      ASSERT_EQ(it->value(), fresh->value());
+      it->next();
+      fresh->next();
+    }
+  }
+  // Past the last key, then back into a held block.
+  it->seek(seek_key("zzz"));
+  EXPECT_FALSE(it->valid());
+  EXPECT_TRUE(it->status().ok());
+  it->seek(seek_key(sst_testing::numbered_key("key/", 3)));
+  ASSERT_TRUE(it->valid());
+  EXPECT_EQ(extract_user_key(it->key()), sst_testing::numbered_key("key/", 3));
+}
+
+// After a failed load the iterator holds no block: the next seek into the
+// same block loads it again rather than reusing a stale one.
+TEST(SstBlockCache, SeekAfterALoadErrorLoadsAgain) {
+  auto src = std::make_shared<FlakySource>(make_sst(100));
+  SstReaderOptions o;  // no cache: every load reads the source
+  auto r = SstReader::open(src, o);
+  ASSERT_TRUE(r.ok());
+  auto it = (*r)->new_iterator();
+  it->seek(seek_key("key/000010"));
+  ASSERT_TRUE(it->valid());
+  src->fail = true;
+  it->seek(seek_key("key/000090"));  // another block: the read fails
+  EXPECT_FALSE(it->valid());
+  EXPECT_EQ(it->status().code(), Code::kTransient);
+  it->seek(seek_key("key/000010"));  // the first block again: read again, fails
+  EXPECT_FALSE(it->valid());
+  EXPECT_EQ(it->status().code(), Code::kTransient);
+  src->fail = false;
+  it->seek(seek_key("key/000090"));
+  ASSERT_TRUE(it->valid()) << it->status().to_string();
+  EXPECT_EQ(extract_user_key(it->key()), "key/000090");
+}
+
 TEST(SstBlockCache, LoadErrorsReachTheCallerAndAreNotCached) {
   auto src = std::make_shared<FlakySource>(make_sst(100));
   auto hook = std::make_shared<FakeHook>();

@@ -23,6 +23,19 @@ Status unseal_meta(std::string_view meta, uint64_t meta_start, const BlockHandle
   return unseal_block(stored, verify, at(kind, h.offset), contents);
 }
 
+// 8 bytes of `user_key` after its first `skip` bytes, big-endian,
+// zero-padded: for keys sharing those `skip` bytes, a < b bytewise implies
+// key_prefix(a) <= key_prefix(b), and key_prefix(a) < key_prefix(b)
+// implies a < b.
+uint64_t key_prefix(std::string_view user_key, size_t skip) {
+  uint64_t v = 0;
+  for (size_t i = skip; i < skip + 8; i++) {
+    v <<= 8;
+    if (i < user_key.size()) v |= static_cast<uint8_t>(user_key[i]);
+  }
+  return v;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SstReader>> SstReader::open(std::shared_ptr<RandomAccessSource> source,
@@ -91,6 +104,7 @@ Result<std::unique_ptr<SstReader>> SstReader::open(std::shared_ptr<RandomAccessS
   auto index = Block::parse(std::move(contents), at("index block", r->footer_.index.offset));
   if (!index.ok()) return index.status().with_context("sst " + name);
   r->index_ = std::move(*index);
+  r->build_index_prefixes();
 
   if (r->footer_.has_filter()) {
     s = unseal_meta(meta, meta_start, r->footer_.filter, verify, "filter block",
@@ -101,6 +115,72 @@ Result<std::unique_ptr<SstReader>> SstReader::open(std::shared_ptr<RandomAccessS
     r->filter_ = *filter;
   }
   return r;
+}
+
+void SstReader::build_index_prefixes() {
+  // The first and last index user keys bound every other: the prefix they
+  // share is shared by all.
+  BlockIter it(index_, compare_internal_keys, kInternalKeyTrailer);
+  it.seek_to_first();
+  if (!it.valid()) return;  // empty or malformed: the plain search reports it
+  const std::string first(extract_user_key(it.key()));
+  std::vector<uint64_t> prefixes;
+  prefixes.reserve(index_->num_restarts());
+  std::string last;
+  uint32_t i = 0;
+  for (; it.valid(); it.next(), i++) {
+    if (!it.at_restart(i)) return;  // not one restart per entry
+    last.assign(extract_user_key(it.key()));
+  }
+  if (!it.status().ok() || i != index_->num_restarts()) return;
+  size_t shared = 0;
+  while (shared < first.size() && shared < last.size() && first[shared] == last[shared]) shared++;
+  uint64_t prev = 0;
+  for (it.seek_to_first(); it.valid(); it.next()) {
+    const std::string_view uk = extract_user_key(it.key());
+    if (uk.size() < shared || uk.compare(0, shared, first, 0, shared) != 0) return;
+    const uint64_t v = key_prefix(uk, shared);
+    if (v < prev) return;  // not sorted: leave it to the plain search
+    prefixes.push_back(v);
+    prev = v;
+  }
+  if (!it.status().ok()) return;
+  index_shared_ = first.substr(0, shared);
+  index_prefixes_ = std::move(prefixes);
+}
+
+bool SstReader::index_hint(std::string_view target, uint32_t* first, uint32_t* last) const {
+  if (index_prefixes_.empty()) return false;
+  const uint32_t n = static_cast<uint32_t>(index_prefixes_.size());
+  const std::string_view uk = extract_user_key(target);
+  const size_t shared = index_shared_.size();
+  const int c = uk.substr(0, shared).compare(index_shared_);
+  if (c != 0) {
+    // The target does not start with the shared prefix: it sorts before
+    // every index key (c < 0: a smaller byte, or a proper prefix of it) or
+    // after every one.
+    *first = *last = c < 0 ? 0 : n - 1;
+    return true;
+  }
+  const uint64_t t = key_prefix(uk, shared);
+  const auto lo = std::lower_bound(index_prefixes_.begin(), index_prefixes_.end(), t);
+  const auto hi = std::upper_bound(lo, index_prefixes_.end(), t);
+  const auto l = static_cast<uint32_t>(lo - index_prefixes_.begin());
+  const auto h = static_cast<uint32_t>(hi - index_prefixes_.begin());
+  // Entries before l have a smaller prefix (so a smaller key); entry h
+  // has a larger one (so a larger key): the answer is in [l, h].
+  *first = l > 0 ? l - 1 : 0;
+  *last = std::max(*first, h > 0 ? h - 1 : 0);
+  return true;
+}
+
+void SstReader::seek_index(BlockIter& index, std::string_view target) const {
+  uint32_t first = 0, last = 0;
+  if (index_hint(target, &first, &last)) {
+    index.seek_in_restarts(target, first, last);
+  } else {
+    index.seek(target);
+  }
 }
 
 bool SstReader::may_contain(std::string_view user_key) const {
@@ -150,7 +230,7 @@ Result<std::optional<SstEntry>> SstReader::get(std::string_view user_key,
   const std::string target = seek_key(user_key, std::min(snapshot_seq, kMaxSequence));
 
   BlockIter index(index_, compare_internal_keys, kInternalKeyTrailer);
-  index.seek(target);
+  seek_index(index, target);
   if (!index.valid()) {
     if (!index.status().ok()) return index.status().with_context("sst " + source_->name());
     return std::optional<SstEntry>();  // past the last key
@@ -198,17 +278,27 @@ SstIterator::SstIterator(const SstReader* reader)
 bool SstIterator::load_data_block() {
   BlockHandle h;
   Status s = reader_->data_block_handle(index_.value(), &h);
-  if (s.ok()) {
-    auto block = reader_->read_data_block(h);
-    if (block.ok()) {
-      data_ = BlockIter(std::move(*block), compare_internal_keys, kInternalKeyTrailer);
-      return true;
-    }
-    s = block.status();
-  }
+  if (s.ok()) return load_data_block(h);
   status_ = s;
-  data_ = BlockIter();
+  drop_data_block();
   return false;
+}
+
+bool SstIterator::load_data_block(const BlockHandle& h) {
+  auto block = reader_->read_data_block(h);
+  if (!block.ok()) {
+    status_ = block.status();
+    drop_data_block();
+    return false;
+  }
+  data_ = BlockIter(std::move(*block), compare_internal_keys, kInternalKeyTrailer);
+  data_offset_ = h.offset;
+  return true;
+}
+
+void SstIterator::drop_data_block() {
+  data_ = BlockIter();
+  data_offset_ = kNoBlock;
 }
 
 void SstIterator::settle() {
@@ -228,7 +318,7 @@ void SstIterator::settle() {
       return;  // the end
     }
     index_.next();
-    data_ = BlockIter();
+    drop_data_block();
     if (index_.valid() && load_data_block()) data_.seek_to_first();
   }
   ParsedInternalKey parsed;
@@ -243,7 +333,7 @@ void SstIterator::settle() {
 void SstIterator::seek_to_first() {
   status_ = Status::OK();  // a new seek retries after an error
   index_.seek_to_first();
-  data_ = BlockIter();
+  drop_data_block();
   if (index_.valid() && load_data_block()) data_.seek_to_first();
   settle();
 }
@@ -255,9 +345,24 @@ void SstIterator::seek(std::string_view target) {
     valid_ = false;
     return;
   }
-  index_.seek(target);
-  data_ = BlockIter();
-  if (index_.valid() && load_data_block()) data_.seek(target);
+  reader_->seek_index(index_, target);
+  if (!index_.valid()) {
+    drop_data_block();
+  } else {
+    BlockHandle h;
+    Status s = reader_->data_block_handle(index_.value(), &h);
+    if (!s.ok()) {
+      status_ = s;
+      drop_data_block();
+    } else if (h.offset == data_offset_ && data_.status().ok()) {
+      // The block already held (a re-seek, or DbIterator skipping a key's
+      // versions): no cache lookup, no shared_ptr copy. BlockIter::seek
+      // repositions within it from scratch.
+      data_.seek(target);
+    } else if (load_data_block(h)) {
+      data_.seek(target);
+    }
+  }
   settle();
 }
 

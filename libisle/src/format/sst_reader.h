@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "format/block_cache_hook.h"
 #include "format/block_reader.h"
@@ -93,14 +94,22 @@ class SstIterator {
   void next();
 
  private:
-  // Loads the data block the index iterator points at.
+  // Loads the data block the index iterator points at (or the one at
+  // `h`); false with status_ set on an error.
   bool load_data_block();
+  bool load_data_block(const BlockHandle& h);
+  // Forgets the loaded data block.
+  void drop_data_block();
   // Moves forward over exhausted blocks; sets valid_ and status_.
   void settle();
 
   const SstReader* reader_;
   BlockIter index_;
   BlockIter data_;
+  // The file offset of the block data_ walks (kNoBlock: none). A seek that
+  // lands in this block again reuses it instead of asking the cache.
+  static constexpr uint64_t kNoBlock = UINT64_MAX;
+  uint64_t data_offset_ = kNoBlock;
   bool valid_ = false;
   Status status_;
 };
@@ -131,6 +140,15 @@ class SstReader {
   friend class SstIterator;
   SstReader() = default;
 
+  // Builds index_prefixes_ when the index allows it (see there).
+  void build_index_prefixes();
+  // For a seek target (an internal key): the restart range of the index
+  // that BlockIter::seek_in_restarts may probe, from index_prefixes_; false
+  // when there is no prefix table (then seek the index plainly).
+  bool index_hint(std::string_view target, uint32_t* first, uint32_t* last) const;
+  // Positions `index` at the first index entry >= target.
+  void seek_index(BlockIter& index, std::string_view target) const;
+
   // Decodes and validates an index value into the handle of a data block.
   Status data_block_handle(std::string_view index_value, BlockHandle* out) const;
   // THE place every data block is fetched: through the block cache when
@@ -146,6 +164,16 @@ class SstReader {
   Footer footer_;
   SstProperties properties_;
   BlockPtr index_;              // pinned
+  // Index search table (built at open, pinned; empty = not used): entry i
+  // is 8 bytes of index entry i's user key taken right after the prefix
+  // that every index user key shares (index_shared_), big-endian, zero-
+  // padded. Non-decreasing, so a binary search over this contiguous array
+  // narrows a seek to the index entries with the target's 8 bytes, and
+  // only those are compared in full. Built only when every index entry is
+  // a restart point (the builder's interval 1) and the entries are
+  // sorted; memory: 8 bytes per data block plus the shared prefix.
+  std::vector<uint64_t> index_prefixes_;
+  std::string index_shared_;
   std::string filter_contents_;  // pinned; filter_ views it
   BloomFilter filter_;
 };

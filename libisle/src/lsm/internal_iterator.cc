@@ -50,20 +50,22 @@ class MemtableInternalIterator final : public InternalIterator {
 
 class SstInternalIterator final : public InternalIterator {
  public:
+  // The SstIterator lives inline (one allocation per SST per iterator,
+  // not two).
   explicit SstInternalIterator(std::shared_ptr<const SstReader> sst)
-      : sst_(std::move(sst)), it_(sst_->new_iterator()) {}
+      : sst_(std::move(sst)), it_(sst_.get()) {}
 
-  bool valid() const override { return it_->valid(); }
-  void seek_to_first() override { it_->seek_to_first(); }
-  void seek(std::string_view internal_key) override { it_->seek(internal_key); }
-  void next() override { it_->next(); }
-  std::string_view key() const override { return it_->key(); }
-  std::string_view value() const override { return it_->value(); }
-  Status status() const override { return it_->status(); }
+  bool valid() const override { return it_.valid(); }
+  void seek_to_first() override { it_.seek_to_first(); }
+  void seek(std::string_view internal_key) override { it_.seek(internal_key); }
+  void next() override { it_.next(); }
+  std::string_view key() const override { return it_.key(); }
+  std::string_view value() const override { return it_.value(); }
+  Status status() const override { return it_.status(); }
 
  private:
   std::shared_ptr<const SstReader> sst_;  // before it_: outlives it
-  std::unique_ptr<SstIterator> it_;
+  SstIterator it_;
 };
 
 class EmptyIterator final : public InternalIterator {
