@@ -12,8 +12,8 @@ namespace {
 constexpr double kZ99 = 2.3263478740408408;  // standard normal 0.99 quantile
 constexpr double kMaxLatencyMs = 60'000;
 
-// One sample in milliseconds of the lognormal with the given median and
-// 99th percentile; the median itself when p99 <= p50.
+}  // namespace
+
 double sample_lognormal_ms(Random& rnd, double p50, double p99) {
   if (p50 <= 0) return 0;
   if (p99 <= p50) return p50;
@@ -25,8 +25,6 @@ double sample_lognormal_ms(Random& rnd, double p50, double p99) {
   double ms = p50 * std::exp(sigma * z);
   return ms < kMaxLatencyMs ? ms : kMaxLatencyMs;
 }
-
-}  // namespace
 
 LatencyStore::LatencyStore(ObjectStorePtr inner, LatencyProfile profile, uint64_t seed,
                            SleepFunction sleep)

@@ -57,6 +57,12 @@ struct LatencyProfile {
   }
 };
 
+// One first-byte latency in milliseconds drawn from `rnd`: the lognormal
+// with median p50 and 99th percentile p99 described above (0 when
+// p50 <= 0; exactly p50 when p99 <= p50; capped at 60 s). Shared with
+// tools/isle-proxy so that both draw delays the same way.
+double sample_lognormal_ms(Random& rnd, double p50, double p99);
+
 class LatencyStore : public ObjectStore {
  public:
   LatencyStore(ObjectStorePtr inner, LatencyProfile profile, uint64_t seed = 1,
