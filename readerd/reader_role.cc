@@ -105,8 +105,15 @@ class ReaderRole final : public server::Role {
     out["last_seq"] = m.last_seq;
     out["l0_tables"] = m.l0.size();
     out["sorted_runs"] = m.runs.size();
+    inline_counts_to_json(m, out);
     lsn_to_json(m, out);
-    out["open_tables"] = reader_->stats().open_tables;
+    const ReaderStats st = reader_->stats();
+    out["open_tables"] = st.open_tables;
+    // A failed background refresh keeps serving the last view; say why.
+    out["refresh_errors"] = st.refresh_errors;
+    out["last_refresh_error"] = st.last_refresh_error.empty()
+                                    ? nlohmann::json(nullptr)
+                                    : nlohmann::json(st.last_refresh_error);
   }
 
   // Nothing to finish: the reader (and its background refresh) goes when
@@ -277,8 +284,8 @@ Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
   auto r = Reader::open(ctx.store, o);
   if (!r.ok()) return r.status();
   auto m = (*r)->manifest();
-  spdlog::info("reader attached: log position {}, {} L0 SSTs, {} sorted runs", m.log_position,
-               m.l0.size(), m.runs.size());
+  spdlog::info("reader attached: log position {}, {} L0 SSTs, {} sorted runs, {} inline flushes",
+               m.log_position, m.l0.size(), m.runs.size(), m.inline_ssts.size());
   return std::unique_ptr<server::Role>(std::make_unique<ReaderRole>(ctx, std::move(*r)));
 }
 

@@ -216,6 +216,7 @@ Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
   auto options = reader_options(ctx, "tailer");
   if (!options.ok()) return options.status();
   ReaderOptions o = std::move(*options);
+  o.refresh_interval_min = ctx.config->get_duration("tailer.refresh_interval_min");
   auto t = TailingReader::open(ctx.store, o);
   if (!t.ok()) return t.status();
   if (Status s = (*t)->start(); !s.ok()) return s;
@@ -230,6 +231,10 @@ DaemonSpec spec() {
   s.role = "tailer";
   s.default_listen = "127.0.0.1:7003";
   add_reader_keys(s.role_schema, "tailer", "200ms");
+  s.role_schema.add({.path = "tailer.refresh_interval_min", .type = server::ConfigType::kDuration,
+                     .default_value = "10ms",
+                     .help = "while new log entries keep appearing, refresh this often (plus one "
+                             "GET); tailer.refresh_interval is then the idle interval"});
   s.role_schema.add({.path = "tailer.heartbeat_interval", .type = server::ConfigType::kDuration,
                      .default_value = "15s",
                      .help = "a silent stream gets a heartbeat this often (SSE comment, NDJSON "

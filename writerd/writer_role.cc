@@ -273,12 +273,16 @@ Result<std::unique_ptr<server::Role>> open_role(const DaemonContext& ctx) {
   o.min_flush_spacing = c.get_duration("writer.min_flush_spacing");
   o.memtable_size = c.get_size("writer.memtable_size");
   o.max_sealed_memtables = static_cast<int>(c.get_int("writer.max_sealed_memtables"));
+  o.max_flushes_in_flight = static_cast<int>(c.get_int("writer.max_flushes_in_flight"));
   o.blob_threshold = c.get_size("writer.blob_threshold");
   o.max_key_size = c.get_size("writer.max_key_size");
   o.max_value_size = c.get_size("writer.max_value_size");
   o.block_size = c.get_size("writer.block_size");
   o.compression = server::compression_setting(c, "writer.compression");
   o.snapshot_every = static_cast<int>(c.get_int("writer.snapshot_every"));
+  o.inline_flush_max_bytes = c.get_size("writer.inline_flush_max_bytes");
+  o.inline_max_pending_bytes = c.get_size("writer.inline_max_pending_bytes");
+  o.inline_max_lag = c.get_duration("writer.inline_max_lag");
   o.close_timeout = c.get_duration("writer.shutdown_timeout");
   if (auto path = c.get_string("writer.signing_key_file"); !path.empty()) {
     std::ifstream in(path);
@@ -319,6 +323,9 @@ DaemonSpec spec() {
             .help = "a memtable is flushed when it holds this many bytes"})
       .add({.path = "writer.max_sealed_memtables", .type = T::kInt, .default_value = "4",
             .help = "writes get 429 while this many memtables wait to flush", .min = 1, .max = 64})
+      .add({.path = "writer.max_flushes_in_flight", .type = T::kInt, .default_value = "4",
+            .help = "flushes whose log entries may be in flight at once (1 = one at a time)",
+            .min = 1, .max = 64})
       .add({.path = "writer.blob_threshold", .type = T::kSize, .default_value = "256KiB",
             .help = "values at least this large are stored as separate blobs"})
       .add({.path = "writer.max_key_size", .type = T::kSize, .default_value = "64KiB",
@@ -329,6 +336,13 @@ DaemonSpec spec() {
             .help = "SST data block size"})
       .add({.path = "writer.compression", .type = T::kEnum, .default_value = "lz4",
             .help = "SST block compression", .choices = server::compression_choices()})
+      .add({.path = "writer.inline_flush_max_bytes", .type = T::kSize, .default_value = "64KiB",
+            .help = "a flush whose SST is at most this large travels inside its manifest log "
+                    "entry: one PUT commits it (0 = off; at most 16MiB)"})
+      .add({.path = "writer.inline_max_pending_bytes", .type = T::kSize, .default_value = "4MiB",
+            .help = "inline flushes are rewritten into one SST once their bytes exceed this"})
+      .add({.path = "writer.inline_max_lag", .type = T::kDuration, .default_value = "5s",
+            .help = "...or once the oldest of them is this old"})
       .add({.path = "writer.snapshot_every", .type = T::kInt, .default_value = "64",
             .help = "write a manifest snapshot every this many log entries (0 = never)",
             .min = 0, .max = 1'000'000})

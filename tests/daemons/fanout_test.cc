@@ -674,7 +674,10 @@ TEST_F(FanoutTest, AReconnectStormCostsAtMostOneSharedRefreshPerTail) {
   constexpr int kRefreshSlack = 2;
 
   DaemonProcess& writer = add("writerd");
-  DaemonProcess& tailer = add("tailerd", {{"tailer.refresh_interval", "1s"}});
+  // A fixed interval (min = max): the adaptive busy interval would refresh
+  // every few ms for a second after the writes above.
+  DaemonProcess& tailer =
+      add("tailerd", {{"tailer.refresh_interval", "1s"}, {"tailer.refresh_interval_min", "1s"}});
   ASSERT_TRUE(writer.start());
   ASSERT_TRUE(tailer.start());
   HttpClient w = writer.client();

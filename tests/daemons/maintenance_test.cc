@@ -38,7 +38,9 @@ void write_batch(HttpClient& w, const std::vector<std::pair<std::string, std::op
 }
 
 TEST_F(DaemonTest, CompactordLowersTheL0CountWhileReadersStayCorrect) {
-  DaemonProcess& w = add("writerd");
+  // SST objects: the compactor and retention act on L0 objects, not on
+  // inline flushes (WriterOptions::inline_flush_max_bytes).
+  DaemonProcess& w = add("writerd", {{"writer.inline_flush_max_bytes", "0"}});
   DaemonProcess& r = add("readerd");
   DaemonProcess& c = add("compactord", {{"compactor.l0_threshold", "2"}});
   ASSERT_TRUE(w.start());
@@ -139,7 +141,9 @@ TEST_F(DaemonTest, CompactordLowersTheL0CountWhileReadersStayCorrect) {
 }
 
 TEST_F(DaemonTest, RetentiondRemovesDataOlderThanThePeriod) {
-  DaemonProcess& w = add("writerd");
+  // SST objects: the compactor and retention act on L0 objects, not on
+  // inline flushes (WriterOptions::inline_flush_max_bytes).
+  DaemonProcess& w = add("writerd", {{"writer.inline_flush_max_bytes", "0"}});
   DaemonProcess& r = add("readerd");
   DaemonProcess& t = add("retentiond", {{"retention.mode", "by_age"},
                                         {"retention.period", "2s"},

@@ -205,7 +205,9 @@ void expect_feed(const std::vector<Got>& got, const std::vector<Expect>& want,
 }
 
 TEST_F(S3EndToEnd, FiveDaemonsOnCephRgw) {
-  DaemonProcess& w = add_on_s3("writerd");
+  // SST objects: the compactor and retention act on L0 objects, not on
+  // inline flushes (WriterOptions::inline_flush_max_bytes).
+  DaemonProcess& w = add_on_s3("writerd", {{"writer.inline_flush_max_bytes", "0"}});
   DaemonProcess& r = add_on_s3("readerd");
   DaemonProcess& t = add_on_s3("tailerd");
   DaemonProcess& c = add_on_s3("compactord", {{"compactor.l0_threshold", "2"}});

@@ -63,7 +63,9 @@ class SeparateStores : public DaemonTest {
 };
 
 TEST_F(SeparateStores, ManifestAndMarksLiveOutsideTheDataBucket) {
-  DaemonProcess& w = add_split("writerd", {{"writer.snapshot_every", "2"}});
+  // SST objects: the compactor below acts on L0 objects, not inline flushes.
+  DaemonProcess& w = add_split("writerd", {{"writer.snapshot_every", "2"},
+                                           {"writer.inline_flush_max_bytes", "0"}});
   DaemonProcess& r = add_split("readerd");
   DaemonProcess& t = add_split("tailerd");
   DaemonProcess& c = add_split("compactord", {{"compactor.l0_threshold", "2"},

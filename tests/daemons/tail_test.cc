@@ -380,7 +380,19 @@ TEST_F(TailTest, ACursorOlderThanTheKeptHistoryIs410) {
                                         {"store.lease", "1s"}});
   ASSERT_TRUE(c.start());
   HttpClient cc = c.client();
-  for (int i = 0; i < 6; i++) ASSERT_NO_FATAL_FAILURE(put("same", "v" + std::to_string(i)));
+  // Values too big to travel inline in a log entry (writer.inline_flush_max_bytes,
+  // 64 KiB of SST by default): every flush uploads an L0 SST object for the
+  // compactor to merge. Letters from a fixed LCG barely compress under lz4.
+  auto big = [](int i) {
+    std::string v(96 * 1024, 'a');
+    uint32_t x = 12345u + static_cast<uint32_t>(i);
+    for (char& ch : v) {
+      x = x * 1103515245u + 12345u;
+      ch = static_cast<char>('a' + (x >> 16) % 26);
+    }
+    return v;
+  };
+  for (int i = 0; i < 6; i++) ASSERT_NO_FATAL_FAILURE(put("same", big(i)));
   HttpResult run = cc.post("/v1/run");
   ASSERT_EQ(run.status, 200) << run.describe();
   ASSERT_TRUE(parse_json(run.body).value("compacted", false)) << run.body;
@@ -439,7 +451,10 @@ class TailFreshStartTest : public TailTest {
     w_ = std::make_unique<HttpClient>(writer_->client());
   }
   void start_tailer(const std::string& refresh) {
-    tailer_ = &add("tailerd", {{"tailer.refresh_interval", refresh}});
+    // Fixed (min = max): the adaptive busy interval would bring the
+    // writes in by itself right after the tailer saw an entry.
+    tailer_ = &add("tailerd", {{"tailer.refresh_interval", refresh},
+                               {"tailer.refresh_interval_min", refresh}});
     ASSERT_TRUE(tailer_->start());
   }
 };

@@ -80,8 +80,12 @@ int run_manifest_show(Context& ctx, const po::variables_map& vm) {
   j["fences"] = {{"writer", fence_json(st->fence(Role::kWriter))},
                  {"compactor", fence_json(st->fence(Role::kCompactor))},
                  {"retention", fence_json(st->fence(Role::kRetention))}};
-  j["live_ssts"] = st->live_sst_count();
+  j["live_ssts"] = st->live_sst_count();  // SST objects (L0 and runs)
   j["live_bytes"] = st->live_bytes();
+  uint64_t inline_bytes = 0;
+  for (const SstMeta& m : st->inline_ssts) inline_bytes += m.size;
+  j["inline_ssts"] = st->inline_ssts.size();
+  j["inline_bytes"] = inline_bytes;
   if (auto v = st->max_committed_lsn()) j["max_committed_lsn"] = *v;
   if (auto v = st->low_watermark_lsn()) j["low_watermark_lsn"] = *v;
   json l0 = json::array();
@@ -97,6 +101,13 @@ int run_manifest_show(Context& ctx, const po::variables_map& vm) {
     runs.push_back(std::move(ssts));
   }
   j["runs"] = std::move(runs);
+  // Inline flushes not materialized yet: their bytes are in the manifest.
+  json inl = json::array();
+  for (const SstMeta& m : st->inline_ssts) {
+    inl.push_back(sst_meta_json(m, blobs));
+    inl.back()["inline"] = true;
+  }
+  j["inline"] = std::move(inl);
   const std::string out = j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   return write_stdout(out) ? kExitOk : ctx.fail("writing to stdout failed");
 }
@@ -230,8 +241,11 @@ int run_sst_dump(Context& ctx, const po::variables_map& vm) {
     auto store = ctx.scoped_store(&code);
     if (!store) return code;
     auto got = (*store)->get(name);
-    if (!got.ok()) return ctx.fail("sst dump: reading " + name, got.status());
-    data = std::move(got->data);
+    // Not found may be an inline SST: its bytes are in the manifest (below).
+    if (!got.ok() && !got.status().is_not_found()) {
+      return ctx.fail("sst dump: reading " + name, got.status());
+    }
+    if (got.ok()) data = std::move(got->data);
     // What the manifest says about it, when the manifest is readable.
     auto db = ctx.db(&code);
     if (!db) return code;
@@ -251,10 +265,23 @@ int run_sst_dump(Context& ctx, const po::variables_map& vm) {
         manifest["sha256_matches"] = m.sha256 == sha256_hex(data);
         manifest["size_matches"] = m.size == data.size();
       };
-      for (const auto& m : st->l0) match(m);
-      for (const auto& run : st->runs) {
-        for (const auto& m : run.ssts) match(m);
+      if (got.ok()) {
+        for (const auto& m : st->l0) match(m);
+        for (const auto& run : st->runs) {
+          for (const auto& m : run.ssts) match(m);
+        }
+      } else {
+        for (const auto& m : st->inline_ssts) {
+          if (m.id != id) continue;
+          data = *m.inline_data.bytes;
+          name = "inline SST " + id + " (in the manifest)";
+          match(m);
+          manifest["inline"] = true;
+        }
       }
+    }
+    if (!got.ok() && !manifest.contains("inline")) {
+      return ctx.fail("sst dump: reading " + sst_key(id), got.status());
     }
   }
   auto sst = SstReader::open(std::make_shared<MemorySource>(data, name));
@@ -262,7 +289,9 @@ int run_sst_dump(Context& ctx, const po::variables_map& vm) {
   const Footer& f = (*sst)->footer();
   json j = json::object();
   if (!id.empty()) j["id"] = id;
-  j["object"] = name;
+  const bool is_inline = manifest.is_object() && manifest.contains("inline");
+  j["object"] = is_inline ? json(nullptr) : json(name);
+  if (is_inline) j["inline"] = true;
   j["size"] = data.size();
   j["sha256"] = sha256_hex(data);
   if (!id.empty()) j["manifest"] = manifest;
@@ -305,6 +334,9 @@ int run_sst_dump(Context& ctx, const po::variables_map& vm) {
 }
 
 // ---- verify ----------------------------------------------------------------------
+
+// How verify names an inline SST (it has no object key).
+std::string inline_sst_name(const std::string& id) { return "inline:" + id; }
 
 struct Problem {
   std::string object;
@@ -386,15 +418,19 @@ class Verifier {
   }
 
   void check_sst(const SstMeta& m) {
-    const std::string key = sst_key(m.id);
-    check_sst_bytes(m, key);
+    if (m.is_inline()) {
+      // An inline flush has no object: its bytes came with the manifest.
+      check_sst_bytes(m, inline_sst_name(m.id), std::string(*m.inline_data.bytes));
+    } else {
+      const std::string key = sst_key(m.id);
+      auto got = store_->get(key);
+      if (!got.ok()) get_failed(key, got.status());
+      else check_sst_bytes(m, key, std::move(got->data));
+    }
     ssts_done_++;
   }
 
-  void check_sst_bytes(const SstMeta& m, const std::string& key) {
-    auto got = store_->get(key);
-    if (!got.ok()) return get_failed(key, got.status());
-    std::string& data = got->data;
+  void check_sst_bytes(const SstMeta& m, const std::string& key, std::string data) {
     bytes_ += data.size();
     if (data.size() != m.size) {
       return problem(key, "corrupt",
@@ -479,6 +515,9 @@ int run_verify(Context& ctx, const po::variables_map& vm) {
   auto st = ReaderAccess::state(**r);
   std::vector<SstMeta> ssts(st->l0.begin(), st->l0.end());
   for (const auto& run : st->runs) ssts.insert(ssts.end(), run.ssts.begin(), run.ssts.end());
+  // Inline flushes are checked from the bytes the manifest carries.
+  const size_t inline_ssts = st->inline_ssts.size();
+  ssts.insert(ssts.end(), st->inline_ssts.begin(), st->inline_ssts.end());
   auto store = ctx.scoped_store(&code);
   if (!store) return code;
 
@@ -493,7 +532,8 @@ int run_verify(Context& ctx, const po::variables_map& vm) {
   for (const auto& p : problems) bad_data |= p.kind != "error";
   std::string out;
   if (ctx.json) {
-    json j = {{"ok", problems.empty()}, {"ssts", v.sst_count()}, {"blobs", v.blob_count()},
+    json j = {{"ok", problems.empty()}, {"ssts", v.sst_count()}, {"inline_ssts", inline_ssts},
+              {"blobs", v.blob_count()},
               {"bytes", v.bytes()}, {"problems", json::array()}};
     for (const auto& p : problems) {
       j["problems"].push_back({{"object", p.object}, {"kind", p.kind}, {"message", p.message}});
@@ -502,6 +542,7 @@ int run_verify(Context& ctx, const po::variables_map& vm) {
   } else {
     for (const auto& p : problems) out += p.kind + ": " + p.object + ": " + p.message + "\n";
     out += "verify: " + std::to_string(v.sst_count()) + " SSTs, " +
+           (inline_ssts ? std::to_string(inline_ssts) + " of them inline, " : std::string()) +
            std::to_string(v.blob_count()) + " blobs, " + format_bytes(v.bytes()) + " checked: " +
            (problems.empty() ? std::string("ok")
                              : std::to_string(problems.size()) + " problem" +
@@ -522,7 +563,8 @@ void add_inspect_commands(std::vector<Command>* out) {
       "first) and \"runs\": [[tables]] (newest data first; the shape of readerd's\n"
       "/v1/manifest) with each SST's id, size_bytes, sha256, run, key\n"
       "range (min_key/max_key, or *_b64 when not UTF-8), sequence range, write times\n"
-      "and entry counts. Always JSON.",
+      "and entry counts; \"inline\": [tables] lists the inline flushes not\n"
+      "materialized yet (bytes in the manifest, no sstable/ object). Always JSON.",
       [](po::options_description& o, po::positional_options_description&) {
         o.add_options()("blobs", po::bool_switch(), "list each SST's blob hashes");
       },
@@ -534,6 +576,7 @@ void add_inspect_commands(std::vector<Command>* out) {
       "ID is an SST id as `manifest show` lists it (sstable/ID.sst works too); --file\n"
       "dumps a raw SST file from the local disk instead. --entries adds every entry\n"
       "(internal key: key, seq, kind put|delete|blob_ref, expires_at, value or blob).\n"
+      "An inline flush (\"inline\" in `manifest show`) is read from the manifest.\n"
       "A corrupt SST exits 1 with the decoder's message. Always JSON.",
       [](po::options_description& o, po::positional_options_description& p) {
         o.add_options()
@@ -548,7 +591,8 @@ void add_inspect_commands(std::vector<Command>* out) {
 
   out->push_back(Command{
       "verify", "[--jobs N]", "check every live SST and referenced blob (exit 5 on a problem)",
-      "Downloads every live SST, compares its size and sha256 with the manifest,\n"
+      "Downloads every live SST (an inline flush: takes its bytes from the\n"
+      "manifest, named inline:ID), compares its size and sha256 with the manifest,\n"
       "opens it and reads every block (so each block checksum is checked) and\n"
       "counts its entries; then downloads every blob the SSTs reference and checks\n"
       "that its sha256 is its name. Each problem is listed as\n"

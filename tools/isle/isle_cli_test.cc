@@ -25,6 +25,7 @@
 
 #include "gtest/gtest.h"
 #include "testutil/testutil.h"
+#include "isle/db.h"
 #include "isle/object_store.h"
 #include "util/base64.h"
 #include "util/hash.h"
@@ -321,7 +322,14 @@ TEST_F(CliTest, TailFollowDeliversNewWritesAndEndsOnSigint) {
 }
 
 TEST_F(CliTest, TailOfCollectedHistoryExits4) {
-  put("k1", "one");
+  // k1's flush is too big to travel inline in its log entry (~200 KB of
+  // barely compressible hex, under the blob threshold): it is an SST object.
+  const std::string big_file = dir_.path() + "/big.txt";
+  {
+    std::ofstream f(big_file, std::ios::binary);
+    for (int i = 0; i < 3200; i++) f << sha256_hex(std::to_string(i));
+  }
+  ASSERT_EQ(isle({"-q", "put", "k1", "--value-file", big_file}).code, 0);
   put("k2", "two");
   // What GC does to history older than the change retention, done by hand:
   // the L0 SST holding the first write disappears.
@@ -335,6 +343,62 @@ TEST_F(CliTest, TailOfCollectedHistoryExits4) {
   Output v = isle({"verify"});
   EXPECT_EQ(v.code, 5);
   EXPECT_NE(v.out.find("missing: sstable/" + ids[0] + ".sst"), std::string::npos) << v.out;
+}
+
+TEST_F(CliTest, InlineFlushesAreShownDumpedAndVerifiedFromTheManifest) {
+  // A writer that committed a flush inline (its SST inside the log entry)
+  // and crashed before materializing it: no sstable/ object exists.
+  {
+    auto store = open_object_store(store_);
+    ASSERT_TRUE(store.ok()) << store.status().to_string();
+    DBOptions dbo;
+    dbo.prefix = "db1";
+    auto db = DB::open(*store, dbo);
+    ASSERT_TRUE(db.ok()) << db.status().to_string();
+    WriterOptions wo;
+    wo.flush_interval = std::chrono::hours(1);
+    wo.inline_max_lag = std::chrono::hours(1);
+    auto w = db->open_writer(wo);
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    ASSERT_TRUE((*w)->put("p", "pending").ok());
+    ASSERT_TRUE((*w)->flush().ok());
+    ASSERT_EQ((*w)->stats().inline_flushes, 1u);
+    (*w)->simulate_crash();
+  }
+  Output o = isle({"manifest", "show"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  json m = json::parse(o.out);
+  EXPECT_EQ(m["l0"].size(), 0u) << o.out;
+  ASSERT_TRUE(m.contains("inline")) << o.out;
+  ASSERT_EQ(m["inline"].size(), 1u) << o.out;
+  EXPECT_EQ(m["inline"][0]["inline"], true);
+  EXPECT_EQ(m["inline"][0]["entries"], 1);
+  EXPECT_EQ(m["inline_ssts"], 1);
+  EXPECT_EQ(m["inline_bytes"], m["inline"][0]["size_bytes"]);
+  EXPECT_EQ(m["live_ssts"], 0) << "live_ssts counts SST objects";
+  const std::string id = m["inline"][0]["id"];
+  EXPECT_FALSE(fs::exists(bucket() + "/db1/sstable/" + id + ".sst"));
+
+  // sst dump reads the bytes from the manifest.
+  o = isle({"sst", "dump", id, "--entries"});
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  json d = json::parse(o.out);
+  EXPECT_EQ(d["inline"], true);
+  EXPECT_TRUE(d["object"].is_null());
+  EXPECT_EQ(d["manifest"]["sha256_matches"], true);
+  ASSERT_EQ(d["entries"].size(), 1u);
+  EXPECT_EQ(d["entries"][0]["value"], "pending");
+
+  // verify checks it from the same bytes, without a GET of an object.
+  Output v = isle({"--json", "verify"});
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
+  json j = json::parse(v.out);
+  EXPECT_EQ(j["ok"], true) << v.out;
+  EXPECT_EQ(j["ssts"], 1);
+  EXPECT_EQ(j["inline_ssts"], 1);
+  v = isle({"verify"});
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("1 SSTs, 1 of them inline"), std::string::npos) << v.out;
 }
 
 TEST_F(CliTest, FencedWriterExits75) {

@@ -22,6 +22,39 @@ namespace isle {
 
 enum class Compression : uint8_t { kNone = 0, kLz4 = 1, kZstd = 2 };
 
+// Hedged requests (docs/object-stores.md, "Hedged requests"): when a GET,
+// HEAD or create-only PUT has not answered after a high percentile of the
+// recent latency of its kind, the same request is sent once more and the
+// first answer wins. Overwrite and if-match PUTs, DELETE and LIST are never
+// hedged. The extra requests are capped at max_extra_fraction of the
+// hedgeable requests. Local stores (mem://, file://) are never hedged
+// unless hedge_local_stores is set: their latency is in microseconds, and
+// tests that count requests must see exact numbers.
+struct HedgeOptions {
+  bool enabled = true;
+  // Hedge after this quantile of the recent latencies of the request's
+  // kind and size (0 < percentile < 1)...
+  double percentile = 0.95;
+  // ...but never sooner than min_delay nor later than max_delay.
+  std::chrono::milliseconds min_delay{10};
+  std::chrono::milliseconds max_delay{2'000};
+  // No hedging for a kind until this many of its latencies were seen.
+  int min_samples = 32;
+  // Hedges are at most this fraction of hedgeable requests (token bucket
+  // credited per request, at most max_burst hedges saved up).
+  double max_extra_fraction = 0.05;
+  int max_burst = 10;
+  // Threads that carry hedgeable requests (grown on demand, never more).
+  // A request that finds them all busy runs unhedged on its caller.
+  int max_workers = 32;
+  // PUT bodies copied for requests in flight on the workers, in bytes; a
+  // PUT that would pass it runs unhedged on its caller.
+  uint64_t max_inflight_put_bytes = uint64_t{64} << 20;
+  // Also hedge mem:// and file:// stores (tests and benchmarks that put a
+  // LatencyStore over them).
+  bool hedge_local_stores = false;
+};
+
 struct DBOptions {
   // The database's folder inside the bucket ("" = the bucket root). Every
   // object the database writes is under it.
@@ -44,6 +77,9 @@ struct DBOptions {
   // Time source for TTLs, write times and leases; nullptr = the system
   // clock. Tests inject a ManualClock.
   Clock* clock = nullptr;
+  // Hedged GETs and create-only PUTs of the writer (readers use
+  // ReaderOptions::hedging, also when opened by DB::open_reader).
+  HedgeOptions hedging;
 };
 
 // One key's fate for the LSN extractor: the key's log sequence number in an
@@ -65,6 +101,36 @@ struct WriterOptions {
   // Writes fail with Backpressure while this many sealed memtables wait to
   // be flushed.
   int max_sealed_memtables = 4;
+  // Flushes whose log entries may be in flight at once (1 .. 64;
+  // docs/manifest-protocol.md, "Several flushes in flight"): with K > 1
+  // group commit seals a memtable for durable waiters whenever fewer than
+  // K are sealed, and up to K create-only PUTs of consecutive log
+  // positions travel together, committed strictly in order. In-flight
+  // flushes are sealed memtables, so memory stays within
+  // max_sealed_memtables x memtable_size bytes (and K above
+  // max_sealed_memtables has no effect). 1 = one flush at a time, the
+  // format 1 protocol.
+  int max_flushes_in_flight = 4;
+
+  // One-round-trip commit (docs/manifest-protocol.md, "Inline flushes"): a
+  // sealed memtable whose SST is at most this many bytes travels inside its
+  // manifest log entry, so the one create-only PUT of that entry is both
+  // the data write and the commit. 0 = off (every flush uploads an SST
+  // object, then commits: two PUTs). At most 16 MiB (kMaxInlineSstBytes).
+  uint64_t inline_flush_max_bytes = uint64_t{64} << 10;
+  // The writer rewrites pending inline SSTs into one ordinary L0 SST
+  // object ("materializes" them: one upload plus one log entry for several
+  // flushes) when their bytes exceed inline_max_pending_bytes or the
+  // oldest is older than inline_max_lag. Readers hold pending inline
+  // bytes in memory (ReaderOptions::max_inline_bytes), as does every
+  // snapshot. The build and upload run on a helper thread; the flusher
+  // commits the result between flushes. Past twice either bound, the next
+  // inline flush waits for the materialization. A flush too large to
+  // inline materializes everything pending first; so does a clean close.
+  // Writer open checks 2 * inline_max_pending_bytes + max_flushes_in_flight
+  // * inline_flush_max_bytes <= 32 MiB (below the readers' default limit).
+  uint64_t inline_max_pending_bytes = uint64_t{4} << 20;
+  std::chrono::milliseconds inline_max_lag{5'000};
 
   // Values at least this large are stored as content-addressed blobs.
   size_t blob_threshold = size_t{256} << 10;
@@ -117,6 +183,18 @@ struct ReaderOptions {
   // Refresh the manifest in the background this often; 0 = only when
   // refresh() is called.
   std::chrono::milliseconds refresh_interval{0};
+  // Adaptive background refresh (docs/tailing.md, "Polling"): refresh_interval
+  // is then the idle interval, the longest wait between two refreshes, and
+  // this the shortest. After a refresh that found new log entries the next
+  // one waits this long, and keeps doing so while the last new entry is
+  // less than refresh_interval old; after that each empty refresh doubles
+  // the wait (10 ms at least) up to refresh_interval. So an idle reader
+  // costs one log GET per refresh_interval, and a busy one probes every
+  // refresh_interval_min + one GET. nullopt = a Reader refreshes every
+  // refresh_interval, fixed; a TailingReader uses
+  // TailingReader::kDefaultRefreshIntervalMin. Above refresh_interval =
+  // refresh_interval.
+  std::optional<std::chrono::milliseconds> refresh_interval_min;
 
   // In-memory caches (bytes; 0 disables).
   uint64_t block_cache_bytes = uint64_t{64} << 20;
@@ -174,10 +252,18 @@ struct ReaderOptions {
   // a warning at start when it is on.
   bool allow_unverified_range_reads = false;
 
+  // Inline SSTs (flushes that travel inside their manifest log entries,
+  // WriterOptions::inline_flush_max_bytes) are served from memory, never
+  // fetched. A manifest state holding more inline bytes than this is an
+  // error naming this option; the reader keeps its last view (bytes).
+  uint64_t max_inline_bytes = uint64_t{64} << 20;
+
   // Bytes fetched from an SST's end when it is first opened.
   uint64_t sst_tail_read = 64 * 1024;
   // First wait before retrying a failed manifest request.
   std::chrono::milliseconds retry_backoff{20};
+  // Hedged GETs and HEADs (see HedgeOptions).
+  HedgeOptions hedging;
 };
 
 }  // namespace isle

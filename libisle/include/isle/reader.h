@@ -85,6 +85,10 @@ struct ManifestInfo {
   uint64_t writer_epoch = 0, compactor_epoch = 0, retention_epoch = 0;
   std::string writer_owner;
   std::vector<TableInfo> l0;                  // oldest first
+  // Inline SSTs not materialized yet (their bytes came with the manifest;
+  // WriterOptions::inline_flush_max_bytes), oldest first. Newer than all
+  // of l0 and runs.
+  std::vector<TableInfo> inline_ssts;
   std::vector<std::vector<TableInfo>> runs;   // newest data first
   // Over the view's live SSTs (WriterOptions::lsn_extractor): the highest
   // max_lsn and the lowest min_lsn; nullopt when any live SST has no range
@@ -101,6 +105,8 @@ struct ReaderStats {
   CacheCounters block_cache, disk_cache, blob_cache;
   uint64_t open_tables = 0;
   uint64_t refreshes = 0;
+  uint64_t refresh_errors = 0;     // refreshes (background ones too) that failed
+  std::string last_refresh_error;  // empty: the last refresh succeeded
   uint64_t manifest_requests = 0;  // CURRENT + snapshot + log GETs so far
 };
 

@@ -26,10 +26,12 @@
 // while that refresh runs share the next one (single-flight: N tails
 // opened together cost one or two refreshes, not N). It then follows the
 // reader's view: with start(), a background thread refreshes the manifest
-// every ReaderOptions::refresh_interval (1 s when it is 0) and wakes the
-// tails; without it, waiting tails refresh by themselves at that interval
-// (or their TailOptions::poll_interval), one refresh per interval however
-// many tails wait. Any number of tails may run at once, each on its
+// and wakes the tails as each new log entry is applied (not at the end of
+// the refresh); without it, waiting tails refresh by themselves (at their
+// TailOptions::poll_interval when set), one refresh per interval however
+// many tails wait. Either way the interval adapts: ReaderOptions::
+// refresh_interval_min while entries keep appearing, doubling up to
+// refresh_interval (1 s when it is 0) when idle. Any number of tails may run at once, each on its
 // caller's thread (tail()) or on its own thread (subscribe()).
 //
 // Delivery is at-least-once across process restarts when the consumer
@@ -78,8 +80,9 @@ struct TailOptions {
   // range.
   std::optional<std::string> after_key;
   // How often this tail, waiting for news without the background refresh
-  // (no start()), refreshes the view by itself. nullopt = the reader's
-  // refresh_interval (1 s when it is 0). When set: above 0 and at most
+  // (no start()), refreshes the view by itself. nullopt = adaptive, as
+  // start()'s loop: between the reader's refresh_interval_min and
+  // refresh_interval (1 s when it is 0). When set (fixed): above 0 and at most
   // TailingReader::kMaxPollInterval, else InvalidArgument. With start()
   // the background refresh paces every tail and this is not used.
   std::optional<std::chrono::milliseconds> poll_interval;
@@ -93,8 +96,10 @@ struct TailOptions {
 
 // Callbacks of a TailingReader (open()). Each runs on the thread that ran
 // the refresh (the background thread, a tail's thread, or the caller of
-// refresh()), after the refresh and before the tails waiting for it go
-// on; calls never overlap. They must be quick, must not block or throw,
+// refresh()), after the refresh (tails may already be delivering the
+// entries it applied: they are woken entry by entry) and before a tail
+// waiting for that refresh to end (its starting view, refresh()) goes on;
+// calls never overlap. They must be quick, must not block or throw,
 // and must not call refresh(), start(), stop() or tail() of this reader.
 struct TailingReaderOptions {
   // A refresh succeeded; the argument is the next log position the view
@@ -153,8 +158,11 @@ struct TailingReaderStats {
 class TailingReader {
  public:
   class Impl;
-  // start()'s interval when ReaderOptions::refresh_interval is 0.
+  // start()'s idle interval when ReaderOptions::refresh_interval is 0.
   static constexpr std::chrono::milliseconds kDefaultRefreshInterval{1000};
+  // The busy interval when ReaderOptions::refresh_interval_min is not set
+  // (docs/tailing.md, "Polling").
+  static constexpr std::chrono::milliseconds kDefaultRefreshIntervalMin{10};
   // The longest TailOptions::poll_interval.
   static constexpr std::chrono::milliseconds kMaxPollInterval{3'600'000};
 
@@ -166,8 +174,10 @@ class TailingReader {
   TailingReader(const TailingReader&) = delete;
   TailingReader& operator=(const TailingReader&) = delete;
 
-  // Background refresh every refresh_interval, or every
-  // kDefaultRefreshInterval (1 s) when it is 0. Idempotent.
+  // Background refresh, adaptive (ReaderOptions::refresh_interval_min):
+  // every refresh_interval (kDefaultRefreshInterval, 1 s, when it is 0)
+  // while idle, every refresh_interval_min plus one GET while new log
+  // entries keep appearing. Idempotent.
   Status start();
   // Stops the background refresh and ends every running tail: tail()
   // returns Stopped, channels report Stopped. start() may be called again;

@@ -40,11 +40,16 @@ struct WriterStats {
   uint64_t durable_seq = 0;   // every sequence <= this is committed
   uint64_t flushes = 0;
   uint64_t flush_errors = 0;
-  uint64_t bytes_flushed = 0;  // SST bytes uploaded
+  uint64_t bytes_flushed = 0;  // SST bytes committed by flushes (uploaded or inline)
   uint64_t blobs_written = 0;
   // Existing blobs written again on reuse because they were older than a
   // quarter of DBOptions::gc_grace (see Writer::put).
   uint64_t blobs_refreshed = 0;
+  // Flushes committed inline (one PUT: the log entry carries the SST), a
+  // subset of `flushes`; and materializations committed (each rewrote
+  // pending inline SSTs into one L0 SST object).
+  uint64_t inline_flushes = 0;
+  uint64_t materializations = 0;
   uint64_t sealed_memtables = 0;  // waiting to flush now
   uint64_t snapshots = 0;
 };

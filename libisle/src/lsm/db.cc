@@ -18,7 +18,8 @@ Result<DB> DB::open(ObjectStorePtr store, DBOptions options) {
 }
 
 Result<std::unique_ptr<Writer>> DB::open_writer(WriterOptions options) const {
-  ObjectStorePtr scoped = engine_store(store_, options_.prefix, options.retry_backoff);
+  ObjectStorePtr scoped =
+      engine_store(store_, options_.prefix, options.retry_backoff, options_.hedging);
   ManifestStoragePtr storage = options_.manifest_storage
                                    ? options_.manifest_storage
                                    : object_store_manifest_storage(scoped);

@@ -18,8 +18,8 @@
 //     below what flush()/await_durable acknowledged);
 //   * no atomic batch is visible in part (the view's last_seq never falls
 //     inside a surviving batch);
-//   * nothing is applied twice (L0 SST ids unique, sequence ranges
-//     disjoint).
+//   * nothing is applied twice (L0 and inline SST ids unique, sequence
+//     ranges disjoint: a materialized SST never coexists with its inputs).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -107,7 +107,27 @@ struct RunConfig {
   // The bucket, made anew for every seed (e.g. a fresh bucket on a real
   // S3 or Azure server); unset = a fresh MemStore.
   std::function<Result<ObjectStorePtr>()> bucket;
+  // Adjusts the writer's options per seed (e.g. inline flushes off, or
+  // small materialization bounds so that materialization happens often).
+  std::function<void(WriterOptions&, Random&)> tune_writer;
+  // When set, receives the sum of WriterStats::materializations of every
+  // writer of the seed (so a suite can prove materialization happened).
+  uint64_t* materializations = nullptr;
 };
+
+// Inline flushes with bounds small enough that materialization (on the
+// helper thread, and forced by the bounds) happens many times per seed.
+inline void frequent_materialization(WriterOptions& o, Random& rnd) {
+  o.inline_max_pending_bytes = 1 + rnd.uniform(8192);
+  o.inline_max_lag = std::chrono::milliseconds(rnd.uniform(4));
+}
+inline void inline_off(WriterOptions& o, Random&) { o.inline_flush_max_bytes = 0; }
+// Flushes in flight (WriterOptions::max_flushes_in_flight, default 4): one
+// at a time (the single-flush protocol), or 2..8 per seed.
+inline void one_flush_in_flight(WriterOptions& o, Random&) { o.max_flushes_in_flight = 1; }
+inline void random_flushes_in_flight(WriterOptions& o, Random& rnd) {
+  o.max_flushes_in_flight = 2 + static_cast<int>(rnd.uniform(7));
+}
 
 // Checks one reader against the model; returns false (with a failure
 // recorded) on the first mismatch.
@@ -119,10 +139,15 @@ inline void check_reader(Reader& r, const Model& model, const EngineEnv& env, Ra
   ASSERT_FALSE(model.splits_a_batch(info.last_seq)) << where << ": partial batch visible";
   std::set<std::string> ids;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  for (const auto& t : info.l0) {
-    ASSERT_TRUE(ids.insert(t.id).second) << where << ": SST applied twice";
-    ranges.push_back({t.seq_lo, t.seq_hi});
+  for (const auto* tier : {&info.l0, &info.inline_ssts}) {
+    for (const auto& t : *tier) {
+      ASSERT_TRUE(ids.insert(t.id).second) << where << ": SST applied twice";
+      ranges.push_back({t.seq_lo, t.seq_hi});
+    }
   }
+  // Inline SSTs are newer than every L0 SST.
+  for (const auto& i : info.inline_ssts)
+    for (const auto& t : info.l0) ASSERT_GT(i.seq_lo, t.seq_hi) << where << ": inline below L0";
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); i++) {
     ASSERT_GT(ranges[i].first, ranges[i - 1].second) << where << ": overlapping flushes";
@@ -191,6 +216,7 @@ inline void run_seed(uint64_t seed, const RunConfig& cfg) {
   wo.blob_threshold = 512;
   wo.snapshot_every = 1 + static_cast<int>(rnd.uniform(6));
   wo.max_sealed_memtables = 64;
+  if (cfg.tune_writer) cfg.tune_writer(wo, rnd);
   if (cfg.faults) {
     // Random faults on every request kind, each a few percent.
     const double p = 0.02 + rnd.unit() * 0.08;
@@ -303,6 +329,7 @@ inline void run_seed(uint64_t seed, const RunConfig& cfg) {
       // writer learning it, so the bucket says what survived: the view's
       // last_seq before anyone claims again (the prefix property).
       w->simulate_crash();
+      if (cfg.materializations) *cfg.materializations += w->stats().materializations;
       const uint64_t known_durable = w->stats().durable_seq;
       std::unique_ptr<Reader> probe;
       for (int attempt = 0; !probe && attempt < 50; attempt++) {
@@ -329,6 +356,7 @@ inline void run_seed(uint64_t seed, const RunConfig& cfg) {
   ASSERT_TRUE(w->flush().ok());
   acknowledged = std::max(acknowledged, target);
   ASSERT_TRUE(w->close().ok());
+  if (cfg.materializations) *cfg.materializations += w->stats().materializations;
   ASSERT_NO_FATAL_FAILURE(refresh_and_check("end"));
   auto fresh = env.reader();
   ASSERT_TRUE(fresh);

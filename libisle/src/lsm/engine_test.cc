@@ -49,7 +49,9 @@ TEST(Engine, PutFlushGetScan) {
   ASSERT_TRUE(r->refresh().ok());
   EXPECT_EQ(*r->get("a"), std::nullopt) << "a newer tombstone in a newer SST wins";
   EXPECT_EQ(*r->get("b"), "22");
-  EXPECT_EQ(r->manifest().l0.size(), 2u);
+  // Small flushes travel inline in their log entries (not yet materialized).
+  EXPECT_EQ(r->manifest().inline_ssts.size(), 2u);
+  EXPECT_TRUE(r->manifest().l0.empty());
 }
 
 TEST(Engine, AwaitDurableGroupCommitsWithoutWaitingForTheInterval) {
@@ -135,7 +137,7 @@ TEST(Engine, AtomicBatchLandsWholeAndLaterOpWins) {
   ASSERT_TRUE(seq.ok());
   ASSERT_TRUE(w->flush().ok());
   auto r = env.reader();
-  EXPECT_EQ(r->manifest().l0.size(), 1u) << "an atomic batch is one SST";
+  EXPECT_EQ(r->manifest().inline_ssts.size(), 1u) << "an atomic batch is one (inline) SST";
   EXPECT_EQ(*r->get("dup"), "second");
   EXPECT_EQ(*r->get("k0"), std::nullopt);
   EXPECT_EQ(r->scan("", "")->size(), 200u);
@@ -253,7 +255,9 @@ TEST(Engine, ReadersStartOnAnEmptyBucketAndPickUpData) {
 
 TEST(Engine, PointReadNeverDownloadsAWholeSst) {
   EngineEnv env;
-  auto w = env.writer();
+  WriterOptions wo = env.writer_options();
+  wo.inline_flush_max_bytes = 0;  // ranged reads of an SST object
+  auto w = env.writer(wo);
   for (int i = 0; i < 5000; i++) {
     ASSERT_TRUE(w->put("key" + std::to_string(100000 + i), std::string(100, 'v')).ok());
   }
@@ -278,6 +282,7 @@ TEST(Engine, SignedSstsVerifyAndUnsignedOrForeignOnesAreRejected) {
   ASSERT_TRUE(key.ok());
   WriterOptions wo = env.writer_options();
   wo.signing_key_pem = key->private_key_pem();
+  wo.inline_flush_max_bytes = 0;  // SST objects (engine_inline_test.cc: inline ones)
   auto w = env.writer(wo);
   ASSERT_TRUE(w->put("a", "1").ok());
   ASSERT_TRUE(w->flush().ok());
@@ -375,6 +380,7 @@ TEST(EngineOpenCost, TenThousandCommitsOpenWithCurrentOneSnapshotAndAShortTail) 
   testing::EngineEnv env;
   WriterOptions wo = env.writer_options();
   wo.snapshot_every = 64;
+  wo.inline_flush_max_bytes = 0;  // 10,000 L0 SST objects, as the test counts
   auto w = env.writer(wo);
   for (int i = 0; i < 10'000; i++) {
     ASSERT_TRUE(w->put("k" + std::to_string(i % 100), std::to_string(i)).ok());
@@ -405,7 +411,9 @@ namespace {
 TEST(EngineCaches, DiskCacheServesAReopenedReaderWithoutTheStore) {
   testing::EngineEnv env;
   isle::testing::TempDir cache;
-  auto w = env.writer();
+  WriterOptions wo = env.writer_options();
+  wo.inline_flush_max_bytes = 0;  // an SST object, served from the disk cache
+  auto w = env.writer(wo);
   for (int i = 0; i < 2000; i++) ASSERT_TRUE(w->put("k" + std::to_string(i), std::string(64, 'v')).ok());
   ASSERT_TRUE(w->flush().ok());
   ReaderOptions ro = env.reader_options();
@@ -430,6 +438,7 @@ TEST(EngineErrors, FlushErrorsAreReportedAndRetriedWithoutLosingData) {
   std::atomic<int> reported{0};
   WriterOptions wo = env.writer_options();
   wo.on_flush_error = [&](const Status&) { reported++; };
+  wo.inline_flush_max_bytes = 0;  // the faults hit the SST object's upload
   auto w = env.writer(wo);
   env.fault->add_rule(FaultRule::on(StoreOp::kPut).key_prefix("db/sstable/").fail(Status::Permanent("denied")).times(3));
   ASSERT_TRUE(w->put("k", "v").ok());

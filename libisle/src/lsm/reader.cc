@@ -8,6 +8,11 @@
 // SST opened once (footer, index and filter pinned) stays open while it is
 // live, and an old view keeps its tables alive until its last user is done.
 //
+// Inline SSTs (flushes whose bytes travel in their manifest log entries)
+// are TableSlots too, over a MemorySource of the manifest's shared bytes:
+// the newest L0 tier, never fetched. ReaderOptions::max_inline_bytes bounds
+// the bytes a view may hold that way.
+//
 // Newest wins: a key's visible version is the one with the highest
 // sequence among all SSTs of the view (L0 and sorted runs alike). Point
 // reads visit candidates newest-first by their seq_hi and stop as soon as
@@ -32,11 +37,13 @@
 #include "lsm/merging_iterator.h"
 #include "manifest/manifest_log.h"
 #include "lsm/engine_store.h"
+#include "lsm/read_ahead_log.h"
 #include "lsm/reader_access.h"
 #include "lsm/sst_verify.h"
 #include "lsm/verified_sst_source.h"
 #include "util/background_loop.h"
 #include "util/hash.h"
+#include "util/poll_schedule.h"
 #include "util/signing.h"
 
 namespace isle {
@@ -67,6 +74,13 @@ struct TableOpener {
                                                          const std::string& key) const {
     const bool verify = verify_sha256 || verifier.has_value();
     if (verifier) ISLE_RETURN_IF_ERROR(verify_sst_signature(meta, *verifier));
+    if (meta.is_inline()) {
+      // Served from the manifest's bytes, never fetched. The codec checked
+      // them against the entry's sha256 and size when it decoded the entry
+      // (and the signature covers that sha256, checked just above).
+      return std::shared_ptr<RandomAccessSource>(
+          std::make_shared<MemorySource>(meta.inline_data.bytes, "inline sst " + meta.id));
+    }
     if (meta.size < whole_below) {
       ISLE_ASSIGN_OR_RETURN(GetResult whole, store->get(key));
       if (verify) ISLE_RETURN_IF_ERROR(verify_sst_bytes(meta, whole.data));
@@ -161,19 +175,30 @@ class ReaderIterator : public Iterator {
 
 class Reader::Impl {
  public:
-  Impl(ObjectStorePtr store, ReaderOptions o, ManifestStoragePtr storage, EntryListener listener)
+  // `log_storage`: what the replay reads through (nullptr = `storage`).
+  Impl(ObjectStorePtr store, ReaderOptions o, ManifestStoragePtr storage, EntryListener listener,
+       ManifestStoragePtr log_storage = nullptr)
       : store_(std::move(store)),
         o_(std::move(o)),
         clock_(o_.clock ? o_.clock : Clock::system()),
         storage_(storage),
         listener_(std::move(listener)),
-        log_(std::move(storage), log_options()) {}
+        log_(log_storage ? std::move(log_storage) : std::move(storage), log_options()) {}
 
   ~Impl() { refresher_.stop(); }
 
-  ManifestLogOptions log_options() const {
+  ManifestLogOptions log_options() {
     ManifestLogOptions lo = role_log_options(o_.clock, o_.lease, o_.retry_backoff);
-    lo.on_entry = listener_;
+    // The bound holds while the log applies entries, not only at install.
+    lo.max_inline_bytes = std::max<uint64_t>(o_.max_inline_bytes, 1);  // 0 there = none at all
+    // Each applied entry is installed as it is applied (once a view
+    // exists), before the listener hears it: reads and woken tails see it
+    // without waiting for the probe that ends the refresh (log_ applies
+    // entries under refresh_mu_, which install_view_locked needs).
+    lo.on_entry = [this](const LogEntry& e, bool applied) {
+      if (applied && view()) install_view_locked();
+      if (listener_) listener_(e, applied);
+    };
     return lo;
   }
 
@@ -202,14 +227,19 @@ class Reader::Impl {
       std::lock_guard lk(refresh_mu_);
       ISLE_RETURN_IF_ERROR(log_.open());
       install_view_locked();
+      ISLE_RETURN_IF_ERROR(install_error_);
     }
     if (o_.refresh_interval.count() > 0) {
+      // Adaptive when refresh_interval_min is set (util/poll_schedule.h).
+      auto sched = std::make_shared<PollSchedule>(
+          o_.refresh_interval_min.value_or(o_.refresh_interval), o_.refresh_interval);
       refresher_.start(
-          [this]() -> std::optional<std::chrono::milliseconds> {
+          [this, sched]() -> std::optional<std::chrono::milliseconds> {
+            const uint64_t before = view()->state.next_pos;
             (void)refresh();  // errors keep the old view; the next round retries
-            return o_.refresh_interval;
+            return sched->next(view()->state.next_pos != before, std::chrono::steady_clock::now());
           },
-          o_.refresh_interval);
+          sched->current());
     }
     return Status::OK();
   }
@@ -232,7 +262,16 @@ class Reader::Impl {
         log_.state().log_seq_start != installed.log_seq_start) {
       install_view_locked();
     }
-    return r.ok() ? Status::OK() : r.status();
+    Status out = r.ok() ? install_error_ : r.status();
+    // Kept for stats(): a background refresh's error is otherwise unseen
+    // (reads keep serving the last view).
+    if (out.ok()) {
+      last_refresh_error_.clear();
+    } else {
+      refresh_errors_++;
+      last_refresh_error_ = out.to_string();
+    }
+    return out;
   }
 
   Result<std::optional<std::string>> get(const View& v, std::string_view key, int64_t now) {
@@ -340,6 +379,7 @@ class Reader::Impl {
     m.compactor_epoch = s.fence(Role::kCompactor).epoch;
     m.retention_epoch = s.fence(Role::kRetention).epoch;
     for (const auto& t : s.l0) m.l0.push_back(table_info(t));
+    for (const auto& t : s.inline_ssts) m.inline_ssts.push_back(table_info(t));
     for (const auto& r : s.runs) {
       m.runs.emplace_back();
       for (const auto& t : r.ssts) m.runs.back().push_back(table_info(t));
@@ -363,6 +403,8 @@ class Reader::Impl {
       for (const auto& s : r) st.open_tables += s->is_open();
     std::lock_guard lk(refresh_mu_);
     st.refreshes = refreshes_;
+    st.refresh_errors = refresh_errors_;
+    st.last_refresh_error = last_refresh_error_;
     const auto& ls = log_.stats();
     st.manifest_requests = ls.current_reads + ls.snapshot_loads + ls.log_reads;
     return st;
@@ -372,7 +414,21 @@ class Reader::Impl {
 
  private:
   // Builds a view from the log's state, reusing the slots of live tables.
+  // Inline SSTs join L0 (newest first by seq_hi, so they lead it: their
+  // sequences are above every L0 and run sequence). A state over
+  // max_inline_bytes is not installed: install_error_ says why and the
+  // last view stays.
   void install_view_locked() {
+    const uint64_t inline_bytes = log_.state().inline_bytes();
+    if (inline_bytes > o_.max_inline_bytes) {
+      install_error_ = Status::Backpressure(
+          "manifest state at log position " + std::to_string(log_.state().next_pos) + " holds " +
+          std::to_string(inline_bytes) + " bytes of inline SSTs, above ReaderOptions::"
+          "max_inline_bytes (" + std::to_string(o_.max_inline_bytes) +
+          "); keeping the previous view until the writer materializes them");
+      return;
+    }
+    install_error_ = Status::OK();
     auto v = std::make_shared<View>();
     v->state = log_.state();
     std::unordered_map<std::string, SlotPtr> next;
@@ -383,6 +439,7 @@ class Reader::Impl {
       return s;
     };
     for (const auto& m : v->state.l0) v->l0.push_back(slot_for(m));
+    for (const auto& m : v->state.inline_ssts) v->l0.push_back(slot_for(m));
     std::stable_sort(v->l0.begin(), v->l0.end(), [](const SlotPtr& a, const SlotPtr& b) {
       return a->meta().seq_hi > b->meta().seq_hi;
     });
@@ -406,7 +463,10 @@ class Reader::Impl {
   mutable std::mutex refresh_mu_;  // the log, tables_, refreshes_
   ManifestLog log_;
   std::unordered_map<std::string, SlotPtr> tables_;
+  Status install_error_;  // why the log's state is not the view (OK: it is)
   uint64_t refreshes_ = 0;
+  uint64_t refresh_errors_ = 0;     // under refresh_mu_
+  std::string last_refresh_error_;  // under refresh_mu_; empty = last one OK
 
   mutable std::mutex view_mu_;
   std::shared_ptr<const View> view_;
@@ -422,13 +482,17 @@ Result<std::unique_ptr<Reader>> Reader::open(ObjectStorePtr store, ReaderOptions
 }
 
 Result<std::unique_ptr<Reader>> ReaderAccess::open(ObjectStorePtr store, ReaderOptions options,
-                                                   EntryListener listener) {
+                                                   EntryListener listener, uint64_t log_read_ahead) {
   if (!store) return Status::InvalidArgument("Reader::open: no object store");
-  ObjectStorePtr scoped = engine_store(std::move(store), options.prefix, options.retry_backoff);
+  ObjectStorePtr scoped =
+      engine_store(std::move(store), options.prefix, options.retry_backoff, options.hedging);
   ManifestStoragePtr storage = options.manifest_storage ? options.manifest_storage
                                                         : object_store_manifest_storage(scoped);
+  ManifestStoragePtr log_storage;
+  if (log_read_ahead > 0) log_storage = std::make_shared<ReadAheadLogStorage>(storage, log_read_ahead);
   auto impl = std::make_unique<Reader::Impl>(std::move(scoped), std::move(options),
-                                             std::move(storage), std::move(listener));
+                                             std::move(storage), std::move(listener),
+                                             std::move(log_storage));
   ISLE_RETURN_IF_ERROR(impl->start());
   return std::make_unique<Reader>(std::move(impl));
 }

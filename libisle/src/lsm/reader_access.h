@@ -25,8 +25,10 @@ namespace isle {
 using EntryListener = std::function<void(const LogEntry&, bool applied)>;
 
 struct ReaderAccess {
+  // `log_read_ahead` > 0: the replay reads that many log positions ahead
+  // of each entry it finds, in parallel (lsm/read_ahead_log.h).
   static Result<std::unique_ptr<Reader>> open(ObjectStorePtr store, ReaderOptions options,
-                                              EntryListener listener);
+                                              EntryListener listener, uint64_t log_read_ahead = 0);
   // The state of the view reads are served from now.
   static std::shared_ptr<const ManifestState> state(const Reader& r);
   // An iterator and the state of the view it reads.

@@ -10,7 +10,8 @@ Status verify_sst_signature(const SstMeta& meta, const Ed25519KeyRing& keys) {
     return Status::Corruption("sst " + meta.id + ": no signature (verify_public_key_pem is set)");
   }
   auto sig = from_hex(meta.sig);
-  const std::string message = sst_signature_message(meta.sha256);
+  const std::string message = meta.is_inline() ? inline_signature_message(meta.sha256)
+                                               : sst_signature_message(meta.sha256);
   bool ok = false;
   if (!meta.sig_key_id.empty()) {
     const Ed25519Verifier* key = keys.find(meta.sig_key_id);

@@ -3,7 +3,8 @@
 // or ::verify_public_key_pem (the Reader's table opener, the change feed).
 //
 // Invariants: the signature is checked against the manifest's sha256 (the
-// signed message is sst_signature_message(meta.sha256)), and the bytes are
+// signed message is sst_signature_message(meta.sha256), or
+// inline_signature_message(meta.sha256) for an inline SST), and the bytes are
 // checked against that same sha256 and size, so a verified SST's bytes are
 // exactly what the key holder signed. Nothing may be read from the bytes
 // before verify_sst_bytes accepted them. Every failure is Corruption

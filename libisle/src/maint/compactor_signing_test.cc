@@ -13,6 +13,7 @@
 #include "isle/compactor.h"
 #include "isle/retention.h"
 #include "lsm/engine_test_util.h"
+#include "maint/maint_test_util.h"
 #include "lsm/internal_iterator.h"
 #include "lsm/reader_access.h"
 #include "manifest/manifest_types.h"
@@ -103,7 +104,7 @@ std::string forge_same_size(EngineEnv& env, const std::string& id, size_t block_
 TEST(CompactorSigning, WriterKeyACompactorKeyBReadersNeedBoth) {
   EngineEnv env;
   const Ed25519Signer a = new_key(), b = new_key();
-  WriterOptions wo = env.writer_options();
+  WriterOptions wo = object_writer_options(env);
   wo.signing_key_pem = a.private_key_pem();
   auto w = env.writer(wo);
   write_two_overlapping_flushes(*w);
@@ -165,7 +166,7 @@ TEST(CompactorSigning, WriterKeyACompactorKeyBReadersNeedBoth) {
 TEST(CompactorSigning, InputsSignedByAnUnknownKeyOrUnsignedAreRefused) {
   EngineEnv env;
   const Ed25519Signer a = new_key(), b = new_key(), other = new_key();
-  WriterOptions wo = env.writer_options();
+  WriterOptions wo = object_writer_options(env);
   wo.signing_key_pem = a.private_key_pem();
   auto w = env.writer(wo);
   write_two_overlapping_flushes(*w);
@@ -183,7 +184,7 @@ TEST(CompactorSigning, InputsSignedByAnUnknownKeyOrUnsignedAreRefused) {
   // Moved (not rewritten) inputs are checked too: disjoint SSTs of another
   // database, unsigned.
   EngineEnv env2;
-  auto w2 = env2.writer();
+  auto w2 = object_writer(env2);
   ASSERT_TRUE(w2->put("a", "1").ok());
   ASSERT_TRUE(w2->flush().ok());
   ASSERT_TRUE(w2->put("b", "1").ok());
@@ -204,7 +205,7 @@ TEST(CompactorSigning, TamperedInputsFailTheCompactionAndCommitNothing) {
       SCOPED_TRACE(std::string(forge ? "forged" : "flipped") + " read_ahead " +
                    std::to_string(read_ahead));
       EngineEnv env;
-      WriterOptions wo = env.writer_options();
+      WriterOptions wo = object_writer_options(env);
       wo.compression = Compression::kNone;
       wo.block_size = 512;  // several blocks, several read-ahead chunks
       auto w = env.writer(wo);
@@ -291,7 +292,7 @@ TEST(CompactorSigning, BytesServedByTheTailReadAreCheckedToo) {
   for (const uint64_t read_ahead : {uint64_t{0}, uint64_t{4096}, uint64_t{4} << 20}) {
     SCOPED_TRACE("read_ahead " + std::to_string(read_ahead));
     EngineEnv env;
-    WriterOptions wo = env.writer_options();
+    WriterOptions wo = object_writer_options(env);
     wo.compression = Compression::kNone;
     wo.block_size = 4096;
     auto w = env.writer(wo);
@@ -338,7 +339,7 @@ TEST(CompactorSigning, SignedInputsNeedASigningCompactor) {
     SCOPED_TRACE(verify ? "verify keys, no signing key" : "no keys");
     EngineEnv env;
     const Ed25519Signer a = new_key();
-    WriterOptions wo = env.writer_options();
+    WriterOptions wo = object_writer_options(env);
     wo.signing_key_pem = a.private_key_pem();
     auto w = env.writer(wo);
     write_two_overlapping_flushes(*w);
@@ -362,7 +363,7 @@ TEST(CompactorSigning, SignedInputsNeedASigningCompactor) {
 
 TEST(CompactorSigning, AnInputLongerThanItsManifestEntryIsRefused) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   write_two_overlapping_flushes(*w);
   const std::string victim = env.reader()->manifest().l0.back().id;
   auto original = env.scoped->get(sst_key(victim));
@@ -419,7 +420,7 @@ TEST(CompactorLsn, RangesSurviveAMergeWithOrWithoutAnExtractor) {
   for (const bool extractor : {false, true}) {
     SCOPED_TRACE(extractor ? "extractor" : "union of the inputs");
     EngineEnv env;
-    WriterOptions wo = env.writer_options();
+    WriterOptions wo = object_writer_options(env);
     wo.lsn_extractor = lsn_of;
     auto w = env.writer(wo);
     write_lsn_flushes(*w, 2);
@@ -447,7 +448,7 @@ TEST(CompactorLsn, RangesSurviveAMergeWithOrWithoutAnExtractor) {
 
 TEST(CompactorLsn, TheExtractorGivesEachOutputItsExactRange) {
   EngineEnv env;
-  WriterOptions wo = env.writer_options();
+  WriterOptions wo = object_writer_options(env);
   wo.lsn_extractor = lsn_of;
   auto w = env.writer(wo);
   write_lsn_flushes(*w, 2);
@@ -497,7 +498,7 @@ TEST(CompactorLsn, TheExtractorGivesEachOutputItsExactRange) {
 
 TEST(CompactorLsn, RetentionRemovingTheOldestDataRaisesTheLowWatermark) {
   EngineEnv env;
-  WriterOptions wo = env.writer_options();
+  WriterOptions wo = object_writer_options(env);
   wo.lsn_extractor = lsn_of;
   auto w = env.writer(wo);
   // Three flushes an hour apart: log/100.., log/200.., log/300...
@@ -538,7 +539,7 @@ TEST(CompactorLsn, RetentionRemovingTheOldestDataRaisesTheLowWatermark) {
 
 TEST(CompactorRefresh, RefreshReadsTheManifestWithoutCompacting) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   auto c = Compactor::open(env.store, env.db_options, options());
   ASSERT_TRUE(c.ok());
   write_two_overlapping_flushes(*w);  // committed after the compactor opened
@@ -560,7 +561,7 @@ TEST(CompactorRefresh, RefreshReadsTheManifestWithoutCompacting) {
 
 TEST(RetentionRefresh, RefreshReadsTheManifestWithoutRemoving) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   RetentionOptions ro;
   ro.retention_period = std::chrono::minutes(1);
   ro.retention_count = 0;

@@ -8,6 +8,7 @@
 #include "isle/compactor.h"
 #include "lsm/engine_model.h"
 #include "lsm/engine_test_util.h"
+#include "maint/maint_test_util.h"
 #include "util/random.h"
 
 namespace isle {
@@ -38,7 +39,7 @@ void flush_keys(Writer& w, const std::vector<std::pair<std::string, std::string>
 
 TEST(Compactor, MergesOverlappingL0IntoOneRunAndKeepsNewestVersions) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   flush_keys(*w, {{"a", "1"}, {"m", "1"}, {"z", "1"}});
   flush_keys(*w, {{"a", "2"}, {"m", "2"}});
   ASSERT_TRUE(w->del("z").ok());
@@ -68,7 +69,7 @@ TEST(Compactor, ReadAheadOffReadsBlockByBlockAndMergesTheSame) {
   for (uint64_t read_ahead : {uint64_t{0}, uint64_t{4096}, uint64_t{4} << 20}) {
     SCOPED_TRACE(read_ahead);
     EngineEnv env;
-    WriterOptions wo = env.writer_options();
+    WriterOptions wo = object_writer_options(env);
     wo.block_size = 512;  // many blocks per SST
     auto w = env.writer(wo);
     std::map<std::string, std::string> model;
@@ -111,7 +112,7 @@ TEST(Compactor, ReadAheadOffReadsBlockByBlockAndMergesTheSame) {
 
 TEST(Compactor, DisjointSstsAreMovedWithoutRewriting) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   flush_keys(*w, {{"a1", "x"}, {"a2", "x"}});
   flush_keys(*w, {{"b1", "x"}, {"b2", "x"}});
   auto c = open_compactor(env);
@@ -129,7 +130,7 @@ TEST(Compactor, DisjointSstsAreMovedWithoutRewriting) {
 
 TEST(Compactor, TombstonesAndExpiredEntriesSurviveUntilTheOldestLevel) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   auto c = open_compactor(env);
   // The oldest run: k = old, t = old.
   flush_keys(*w, {{"k", "old"}, {"t", "old"}});
@@ -163,7 +164,7 @@ TEST(Compactor, TombstonesAndExpiredEntriesSurviveUntilTheOldestLevel) {
 
 TEST(Compactor, OutputsAreCutAtTheTargetSize) {
   EngineEnv env;
-  WriterOptions wo = env.writer_options();
+  WriterOptions wo = object_writer_options(env);
   wo.compression = Compression::kNone;
   auto w = env.writer(wo);
   for (int f = 0; f < 2; f++) {
@@ -190,7 +191,7 @@ TEST(Compactor, OutputsAreCutAtTheTargetSize) {
 
 TEST(Compactor, CommitsWhileTheWriterCommitsAndFencesOnlyCompactors) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   flush_keys(*w, {{"a", "1"}});
   flush_keys(*w, {{"a", "2"}});
   auto c1 = open_compactor(env);
@@ -212,7 +213,7 @@ TEST(Compactor, CommitsWhileTheWriterCommitsAndFencesOnlyCompactors) {
 
 TEST(Compactor, BackgroundLoopCompactsUntilStopped) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   CompactorOptions o = test_options();
   o.check_interval = 5ms;
   auto c = open_compactor(env, o);

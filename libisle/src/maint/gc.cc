@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "maint/blob_recheck.h"
+#include "maint/gc_live.h"
 #include "manifest/manifest_codec.h"
 #include "manifest/manifest_log.h"
 #include "store/prefix_store.h"
@@ -47,17 +48,6 @@ std::optional<std::string> blob_hash_of(std::string_view key) {
   std::string hash(key.substr(slash + 1, key.size() - slash - 1 - kBlobSuffix.size()));
   if (hash.size() < 2 || blob_key(hash) != key) return {};
   return hash;
-}
-
-void collect_live(const ManifestState& s, std::map<std::string, std::vector<std::string>>* out,
-                  std::set<std::string>* l0) {
-  for (const SstMeta& m : s.l0) {
-    (*out)[m.id] = m.blobs;
-    l0->insert(m.id);
-  }
-  for (const SortedRun& r : s.runs) {
-    for (const SstMeta& m : r.ssts) (*out)[m.id] = m.blobs;
-  }
 }
 
 template <typename F>
@@ -173,8 +163,15 @@ Result<std::optional<GarbageCollector::Impl::Analysis>> GarbageCollector::Impl::
   std::set<std::string> added_l0;  // ... of those, published by a writer (change history)
   auto note_added = [&](const LogEntry& e) {
     for (const SstMeta& m : e.added) {
+      // An inline SST is no object: nothing to mark or delete. Its blobs
+      // are kept while it is live (gc_live.h) and afterwards by the L0 SST
+      // it was materialized into.
+      if (!gc_is_object(m)) continue;
       added[m.id] = m.blobs;
-      if (e.op == LogOp::kAddSstable) added_l0.insert(m.id);
+      // A materialized SST lists the blobs of the inline flushes it holds,
+      // whose log entries are change history: its mark keeps those blobs
+      // as long as an add_sstable SST's would.
+      if (e.op == LogOp::kAddSstable || e.op == LogOp::kMaterialize) added_l0.insert(m.id);
     }
   };
   const uint64_t window_from = cp.value ? cp.value->pos : 0;
@@ -227,7 +224,12 @@ Result<std::optional<GarbageCollector::Impl::Analysis>> GarbageCollector::Impl::
   Analysis a;
   a.log_position = state.next_pos;
   a.log_seq_start = current_start;
-  collect_live(state, &a.live, &a.live_l0);
+  {
+    GcLiveSet live = gc_live_set(state);
+    a.live = std::move(live.objects);
+    a.live_l0 = std::move(live.l0);
+    a.live_blobs = std::move(live.blobs);
+  }
 
   bool have_cp = cp.value.has_value();
   if (have_cp && cp.value->pos > state.next_pos) return Out();  // our replay is behind: retry
@@ -486,8 +488,7 @@ Result<GcReport> GarbageCollector::Impl::run_once() {
   // 5. Blob sweep: referenced by no live and no marked SST, older than the
   // grace. A mark with unknown blobs could reference anything: wait.
   bool blobs_known = true;
-  std::set<std::string> referenced;
-  for (const auto& [id, bs] : a.live) referenced.insert(bs.begin(), bs.end());
+  std::set<std::string> referenced = a.live_blobs;  // also those of inline SSTs
   for (const PendingMark& m : remaining.marks) {
     if (!m.blobs) blobs_known = false;
     else referenced.insert(m.blobs->begin(), m.blobs->end());

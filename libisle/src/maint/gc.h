@@ -16,6 +16,10 @@
 //     adopts every unreferenced SST it lists as a mark with unknown blobs
 //     instead of deleting it, and the blob sweep waits until those marks
 //     are gone.
+//   * Inline SSTs (bytes inside their log entry; maint/gc_live.h) are no
+//     objects: never marked or deleted, but their blobs are live while
+//     they are pending, and a materialized SST, which lists those blobs, is
+//     change history like an add_sstable SST.
 //   * Times: marks and log_seq_start sightings are stamped with the clock
 //     read AFTER the replay that observed them (never earlier than the real
 //     event); object ages are judged against the clock read BEFORE the
@@ -55,6 +59,7 @@ class GarbageCollector::Impl {
     uint64_t log_seq_start = 1;  // CURRENT's (= the position of the snapshot it names)
     std::map<std::string, std::vector<std::string>> live;  // id -> blobs
     std::set<std::string> live_l0;                       // the live ids in L0
+    std::set<std::string> live_blobs;  // referenced by live SSTs, inline ones too
     PendingMarks pending;                                // after this run's marks
     GcCheckpoint checkpoint;                             // as written (or would be)
     bool adopted = false;                                // ran without a usable checkpoint

@@ -117,6 +117,7 @@ struct Env {
     o.retry_backoff = 1ms;
     o.min_flush_spacing = 0ms;
     o.blob_threshold = 64;
+    o.inline_flush_max_bytes = 0;  // SST objects (inline: inline_consumers_test.cc)
     auto w = db->open_writer(o);
     EXPECT_TRUE(w.ok()) << w.status().to_string();
     return w.ok() ? std::move(*w) : nullptr;

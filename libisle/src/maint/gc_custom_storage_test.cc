@@ -228,6 +228,8 @@ struct Env {
     wo.min_flush_spacing = 0ms;
     wo.blob_threshold = blob_threshold;
     wo.snapshot_every = snapshot_every;
+    // SST objects: inline flushes are covered by inline_consumers_test.cc.
+    wo.inline_flush_max_bytes = 0;
     return wo;
   }
   GcOptions gc_options() {

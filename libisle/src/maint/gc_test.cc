@@ -69,6 +69,8 @@ struct GcEnv {
     o.min_flush_spacing = 0ms;
     o.blob_threshold = 64;
     o.snapshot_every = 4;
+    // SST objects: inline flushes are covered by inline_consumers_test.cc.
+    o.inline_flush_max_bytes = 0;
     return o;
   }
   std::unique_ptr<Writer> writer(WriterOptions o) {

@@ -149,6 +149,8 @@ struct Env {
     o.blob_threshold = 64;
     o.snapshot_every = 3;
     o.owner = "writer";
+    // SST objects: inline flushes are covered by inline_consumers_test.cc.
+    o.inline_flush_max_bytes = 0;
     return o;
   }
   std::unique_ptr<Writer> writer(const WriterOptions& o) {

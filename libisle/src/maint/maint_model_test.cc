@@ -1121,6 +1121,15 @@ void run_seed(uint64_t seed, const RunConfig& cfg, Counters* counters) {
   wo.owner = "model-writer";
   if (so.sign) wo.signing_key_pem = key_a->private_key_pem();
   wo.lsn_extractor = so.extractor();
+  // Inline flushes (issue 15) on half the seeds, with small bounds so the
+  // writer materializes often and the materialized SSTs feed compaction,
+  // retention and GC; SST objects only on the other half.
+  if (rnd.uniform(2) == 0) {
+    wo.inline_flush_max_bytes = 0;
+  } else {
+    wo.inline_max_pending_bytes = 1024 + rnd.uniform(8192);
+    wo.inline_max_lag = std::chrono::milliseconds(5 + rnd.uniform(50));
+  }
   auto w = open_with_retries<Writer>(sh, "writer", [&] { return env.db().open_writer(wo); });
 
   CompactorOptions co;
@@ -1488,7 +1497,9 @@ TEST(MaintConcurrentFaultModel, RandomFaultsOnEveryPathOfEveryRoleLoseNothing) {
 // bucket first, so that both paths are covered: this test is the other).
 TEST(GcChangeRetention, AFirstRunAfterASnapshotKeepsMovedWriterSstsForTheRetention) {
   testing::EngineEnv env;
-  auto w = env.writer();
+  WriterOptions wo = env.writer_options();
+  wo.inline_flush_max_bytes = 0;  // an SST object, which the compactor moves
+  auto w = env.writer(wo);
   ASSERT_NE(w, nullptr);
   CompactorOptions co;
   co.l0_threshold = 1;
@@ -1622,6 +1633,7 @@ TEST_P(GcCloudClock, SweepsOrphansAndBlobsByTheServersTimestamps) {
   wo.retry_backoff = 1ms;
   wo.min_flush_spacing = 0ms;
   wo.blob_threshold = 64;
+  wo.inline_flush_max_bytes = 0;  // SST objects (inline: inline_consumers_test.cc)
   auto w = db->open_writer(wo);
   ASSERT_TRUE(w.ok()) << w.status().to_string();
   std::map<std::string, std::string> model;

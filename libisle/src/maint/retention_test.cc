@@ -15,6 +15,7 @@
 #include "isle/compactor.h"
 #include "isle/retention.h"
 #include "lsm/engine_test_util.h"
+#include "maint/maint_test_util.h"
 #include "manifest/manifest_log.h"
 
 namespace isle {
@@ -187,7 +188,7 @@ TEST(Retention, OptionsAreValidatedAtOpen) {
 
 TEST(Retention, ByAgeRemovesExactlyTheExpiredOldestFirstAndKeepsTheCount) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   std::vector<std::string> s;
   for (int i = 0; i < 5; i++) {
     s.push_back(flush_at(env, *w, kT0 + i * kHour, {{"k" + std::to_string(i), "v"}}));
@@ -240,7 +241,7 @@ TEST(Retention, ByAgeRemovesExactlyTheExpiredOldestFirstAndKeepsTheCount) {
 
 TEST(Retention, JudgesByTheDataWriteTimeNotByWhenCompactionRewroteIt) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   // Overlapping key ranges: the compaction rewrites them into a new SST.
   const std::string a = flush_at(env, *w, kT0, {{"a", "1"}, {"m", "1"}});
   const std::string b = flush_at(env, *w, kT0 + kHour, {{"a", "2"}, {"z", "2"}});
@@ -274,7 +275,7 @@ TEST(Retention, JudgesByTheDataWriteTimeNotByWhenCompactionRewroteIt) {
 
 TEST(Retention, RemovesSomeMembersOfARunAndKeepsTheRest) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   // Disjoint: the compactor moves both into one run unchanged, each with
   // its own write time.
   const std::string old_sst = flush_at(env, *w, kT0, {{"a1", "x"}, {"a2", "x"}});
@@ -307,7 +308,7 @@ TEST(Retention, RemovesSomeMembersOfARunAndKeepsTheRest) {
 
 TEST(Retention, ByTimeWindowRemovesWholeExpiredSegmentsAndKeepsTheNewest) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   const int64_t base = (kT0 / kHour + 1) * kHour;  // a segment boundary
   const int64_t m = 60'000;
   // Segment 0: two SSTs. Segment 1: one SST whose data began in segment 0
@@ -363,7 +364,7 @@ TEST(Retention, ByTimeWindowRemovesWholeExpiredSegmentsAndKeepsTheNewest) {
 
 TEST(Retention, OwnFenceNeverFencesTheWriterOrTheCompactor) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   flush_at(env, *w, kT0, {{"a", "1"}});
   flush_at(env, *w, kT0, {{"b", "1"}});
   auto c = open_compactor(env, 2);
@@ -389,7 +390,7 @@ TEST(Retention, OwnFenceNeverFencesTheWriterOrTheCompactor) {
   ASSERT_TRUE(r2->run_cleanup().ok());
   // And a new writer or compactor does not fence the retention.
   ASSERT_TRUE(w->close().ok());
-  auto w2 = env.writer();
+  auto w2 = object_writer(env);
   auto c2 = open_compactor(env, 2);
   flush_at(env, *w2, kT0 + 3 * kHour, {{"f", "1"}});
   env.clock.set_ms(kT0 + 10 * kHour);
@@ -409,7 +410,7 @@ TEST(Retention, OwnFenceNeverFencesTheWriterOrTheCompactor) {
 // expired output instead.
 TEST(RetentionRace, ReplansWhenACompactionConsumedPickedSsts) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   const std::string a = flush_at(env, *w, kT0, {{"a1", "x"}, {"a2", "x"}});
   const std::string b = flush_at(env, *w, kT0, {{"a1", "y"}, {"a3", "y"}});
   const std::string c = flush_at(env, *w, kT0 + 10 * kHour, {{"c1", "z"}});
@@ -448,7 +449,7 @@ TEST(RetentionRace, ReplansWhenACompactionConsumedPickedSsts) {
 // data: nothing is expired any more, and that is not an error.
 TEST(RetentionRace, FindsNothingToDoWhenTheCompactionMergedExpiredWithYoungData) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   flush_at(env, *w, kT0, {{"a1", "x"}, {"a2", "x"}});
   flush_at(env, *w, kT0, {{"a1", "y"}, {"a3", "y"}});
   flush_at(env, *w, kT0 + 10 * kHour, {{"a2", "z"}});
@@ -483,7 +484,7 @@ TEST(Retention, AnUnresolvedRemovalIsCountedOnceWhenALaterCycleLearnsItsFate) {
   for (bool landed : {true, false}) {
     SCOPED_TRACE(landed ? "the removal landed" : "the removal did not land");
     EngineEnv env;
-    auto w = env.writer();
+    auto w = object_writer(env);
     const std::string s0 = flush_at(env, *w, kT0, {{"k0", "v"}});
     const std::string s1 = flush_at(env, *w, kT0 + kHour, {{"k1", "v"}});
     const std::string s2 = flush_at(env, *w, kT0 + 2 * kHour, {{"k2", "v"}});
@@ -540,7 +541,7 @@ TEST(Retention, AnUnresolvedRemovalIsCountedOnceWhenALaterCycleLearnsItsFate) {
 
 TEST(Retention, CallbacksAndStatsAreExact) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   const std::string s0 = flush_at(env, *w, kT0, {{"k0", "v"}});
   const std::string s1 = flush_at(env, *w, kT0 + kHour, {{"k1", "v"}});
   const std::string s2 = flush_at(env, *w, kT0 + 2 * kHour, {{"k2", "v"}});
@@ -608,7 +609,7 @@ TEST(Retention, CallbacksAndStatsAreExact) {
 
 TEST(Retention, BackgroundLoopCleansUntilFenced) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   const std::string s0 = flush_at(env, *w, kT0, {{"k0", "v"}});
   flush_at(env, *w, kT0 + kHour, {{"k1", "v"}});
   std::mutex mu;
@@ -645,7 +646,7 @@ TEST(Retention, BackgroundLoopCleansUntilFenced) {
 
 TEST(Retention, WritesSnapshotsLikeTheCompactor) {
   EngineEnv env;
-  auto w = env.writer();
+  auto w = object_writer(env);
   for (int i = 0; i < 4; i++) flush_at(env, *w, kT0 + i * kHour, {{"k" + std::to_string(i), "v"}});
   RetentionOptions o = by_age(1h, 1);
   o.snapshot_every = 3;
@@ -666,7 +667,7 @@ uint64_t run_retention_scenario(EngineEnv& env, const std::function<void()>& arm
                                 const std::string& where) {
   std::vector<std::string> s;
   {
-    auto w = env.writer();
+    auto w = object_writer(env);
     for (int i = 0; i < 5; i++) {
       s.push_back(flush_at(env, *w, kT0 + i * kHour, {{"k" + std::to_string(i), "v" + std::to_string(i)}}));
     }

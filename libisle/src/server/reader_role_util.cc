@@ -44,6 +44,7 @@ Result<ReaderOptions> reader_options(const DaemonContext& ctx, const std::string
   o.prefix = ctx.db.prefix;
   o.manifest_storage = ctx.db.manifest_storage;
   o.lease = ctx.db.lease;
+  o.hedging = ctx.db.hedging;  // store.hedge.*
   o.refresh_interval = c.get_duration(section + ".refresh_interval");
   o.block_cache_bytes = c.get_size(section + ".block_cache_size");
   o.blob_cache_bytes = c.get_size(section + ".blob_cache_size");
@@ -114,6 +115,9 @@ void register_reader_metrics(Metrics& m, std::function<ReaderStats()> stats,
              [manifest] { return static_cast<double>(manifest().l0.size()); });
   m.callback("isle_reader_sorted_runs", "sorted runs in the reader's view", "gauge", {},
              [manifest] { return static_cast<double>(manifest().runs.size()); });
+  m.callback("isle_reader_inline_tables",
+             "inline flushes in the reader's view that are not materialized yet", "gauge", {},
+             [manifest] { return static_cast<double>(manifest().inline_ssts.size()); });
 }
 
 namespace {
@@ -160,6 +164,21 @@ void manifest_to_json(const ManifestInfo& info, nlohmann::json& out) {
     runs.push_back(std::move(r));
   }
   out["runs"] = std::move(runs);
+  // Inline flushes (no sstable/ object): after the SST objects, each marked.
+  nlohmann::json inl = nlohmann::json::array();
+  for (const auto& t : info.inline_ssts) {
+    inl.push_back(table_json(t));
+    inl.back()["inline"] = true;
+  }
+  out["inline"] = std::move(inl);
+  inline_counts_to_json(info, out);
+}
+
+void inline_counts_to_json(const ManifestInfo& info, nlohmann::json& out) {
+  uint64_t bytes = 0;
+  for (const auto& t : info.inline_ssts) bytes += t.size;
+  out["inline_tables"] = info.inline_ssts.size();
+  out["inline_bytes"] = bytes;
 }
 
 }  // namespace isle::server

@@ -31,8 +31,12 @@ void register_reader_metrics(Metrics& m, std::function<ReaderStats()> stats,
                              std::function<ManifestInfo()> manifest);
 
 // {"log_position":..,"writer_epoch":..,"max_committed_lsn":..,"low_watermark_lsn":..,
-//  "l0":[{table}...],"runs":[[{table}..]..]}
+//  "l0":[{table}...],"runs":[[{table}..]..],"inline":[{table,"inline":true}..],
+//  "inline_tables":N,"inline_bytes":B}
 void manifest_to_json(const ManifestInfo& info, nlohmann::json& out);
+// Just "inline_tables" and "inline_bytes": the inline flushes of the view
+// not materialized yet (count, and bytes of SST data they carry).
+void inline_counts_to_json(const ManifestInfo& info, nlohmann::json& out);
 // Just "max_committed_lsn" and "low_watermark_lsn" (numbers, or null when
 // unknown).
 void lsn_to_json(const ManifestInfo& info, nlohmann::json& out);

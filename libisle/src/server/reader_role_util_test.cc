@@ -3,6 +3,7 @@
 #include "server/reader_role_util.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -43,6 +44,30 @@ TEST(ReaderRoleUtil, Issue14ReaderKeysReachTheReaderOptions) {
   EXPECT_EQ(o->range_read_min_sst_size, uint64_t{2} << 20);
   EXPECT_TRUE(o->verify_sst_sha256);
   EXPECT_TRUE(o->allow_unverified_range_reads);
+}
+
+TEST(ManifestJson, ListsInlineFlushesMarkedAndCounted) {
+  ManifestInfo info;
+  info.l0.push_back(TableInfo{"obj", 4096, "a", "m", 1, 10, 10});
+  info.inline_ssts.push_back(TableInfo{"in-1", 300, "b", "c", 11, 12, 2});
+  info.inline_ssts.push_back(TableInfo{"in-2", 200, "d", "d", 13, 13, 1});
+  nlohmann::json j;
+  manifest_to_json(info, j);
+  ASSERT_EQ(j["l0"].size(), 1u);
+  EXPECT_FALSE(j["l0"][0].contains("inline")) << "an SST object is not marked";
+  ASSERT_TRUE(j.contains("inline")) << j.dump();
+  ASSERT_EQ(j["inline"].size(), 2u);
+  EXPECT_EQ(j["inline"][0]["id"], "in-1");
+  EXPECT_EQ(j["inline"][0]["inline"], true);
+  EXPECT_EQ(j["inline"][1]["seq_hi"], 13u);
+  EXPECT_EQ(j["inline_tables"], 2u);
+  EXPECT_EQ(j["inline_bytes"], 500u);
+
+  nlohmann::json none;
+  manifest_to_json(ManifestInfo{}, none);
+  EXPECT_TRUE(none["inline"].empty());
+  EXPECT_EQ(none["inline_tables"], 0u);
+  EXPECT_EQ(none["inline_bytes"], 0u);
 }
 
 }  // namespace

@@ -23,6 +23,17 @@ using namespace std::chrono_literals;
 struct TailEnv : testing::EngineEnv {
   explicit TailEnv(uint64_t seed = 1) : EngineEnv(seed) {}
 
+  // The change-feed tests read, damage and count SST objects, which an
+  // inline flush does not have: here flushes are SST objects unless a test
+  // turns inline flushes on (tailing_inline_test.cc covers those).
+  WriterOptions writer_options() const {
+    WriterOptions o = EngineEnv::writer_options();
+    o.inline_flush_max_bytes = 0;
+    return o;
+  }
+  using EngineEnv::writer;
+  std::unique_ptr<Writer> writer() { return EngineEnv::writer(writer_options()); }
+
   ReaderOptions tail_options() const {
     ReaderOptions o = reader_options();
     o.refresh_interval = 5ms;

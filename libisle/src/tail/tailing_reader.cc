@@ -11,12 +11,28 @@
 // from that position on, read its L0 SST and deliver its entries with a
 // sequence above the cursor, in sequence order.
 //
+// Inline flushes: an add_sstable whose SST travels inside the entry
+// (SstMeta::inline_data) is a data entry like any other, read from those
+// bytes (no GET: there is no object), checked every time. A `materialize`
+// entry, which rewrites inline SSTs into one L0 object, is not a data
+// entry: its writes were delivered from the inline entries, so it is never
+// delivered and never moves a cursor. A resumed cursor reads an inline
+// flush from its log entry; a collected entry is history gone, as below.
+//
 // Where entries come from: the reader's own replay reports every entry it
 // applies (ReaderAccess listener) into a bounded cache, so a tail that
 // keeps up costs no requests beyond the reader's refresh. Older positions
 // (a resumed cursor) are read from manifest/log/ directly; below
 // log_seq_start their validity is judged with the writer claims the state
 // remembers (ManifestState::writer_claims).
+//
+// Chained entries (several flushes in flight): a chained add_sstable is
+// valid only where the data_seq before it equals its prev_data_seq
+// (replay's kChainBroken). Read from storage, it is judged here: the walk
+// carries the data_seq of the last data entry it accepted; a search steps
+// back to the nearest judged data entry (data_seq_before). Where that meets
+// collected history the oldest kept chained entry is taken to chain onto
+// its prev_data_seq (why that is safe: data_seq_before, docs/tailing.md).
 //
 // No silent gaps: history is gone when a log entry or an SST the walk
 // needs is missing, or when the first kept data entry says data existed
@@ -54,8 +70,10 @@
 #include "manifest/manifest_codec.h"
 #include "tail/key_range.h"
 #include "tail/refresh_gate.h"
+#include "tail/sst_prefetch.h"
 #include "tail/tail_runner.h"
 #include "util/background_loop.h"
+#include "util/poll_schedule.h"
 
 namespace isle {
 
@@ -63,22 +81,49 @@ namespace {
 
 // What the feed needs to know about one log position.
 struct FeedEntry {
-  bool data = false;         // a valid writer add_sstable
-  SstMeta sst;               // when data
+  bool data = false;         // a valid writer add_sstable (not materialize)
+  SstMeta sst;               // when data: an SST object, or inline (bytes in the entry)
   uint64_t prev_data_seq = 0;
+  uint64_t data_hi = 0;      // when data: the highest seq_hi it adds (data_seq after it)
+  // False for a chained add_sstable read from storage: `data` says only
+  // that its epoch is valid; it is data only if the data_seq of the state
+  // just before it equals prev_data_seq (replay's kChainBroken rule), which
+  // judge() decides. Entries heard from the reader's replay are judged.
+  bool judged = true;
 };
 
-FeedEntry feed_entry(const LogEntry& e, bool valid) {
+// `valid`: replay applied the entry (judged = true), or its epoch is the
+// writer epoch at its position (judged = false: chained entries are still
+// to be judged against the data_seq before them).
+FeedEntry feed_entry(const LogEntry& e, bool valid, bool judged) {
   FeedEntry f;
   f.data = valid && e.role == Role::kWriter && e.op == LogOp::kAddSstable && !e.added.empty();
   if (f.data) {
     f.sst = e.added.front();
     f.prev_data_seq = e.prev_data_seq;
+    for (const auto& s : e.added) f.data_hi = std::max(f.data_hi, s.seq_hi);
+    f.judged = judged || !e.chained;
   }
   return f;
 }
 
+// Judges a chained entry as replay does, given the data_seq of the state
+// just before it; returns the data_seq after it.
+uint64_t judge(FeedEntry& f, uint64_t data_seq_before) {
+  if (!f.judged) {
+    f.data = f.data && f.prev_data_seq == data_seq_before;
+    f.judged = true;
+  }
+  return f.data ? std::max(data_seq_before, f.data_hi) : data_seq_before;
+}
+
 constexpr size_t kEntryCacheSize = 4096;
+// Log positions the replay reads ahead of each entry it finds, in parallel
+// (lsm/read_ahead_log.h): at most this many extra GETs in flight.
+constexpr uint64_t kLogReadAhead = 2;
+// Inline SST bytes the entry cache may hold (older entries are evicted
+// and read again from the log when a tail needs them).
+constexpr size_t kEntryCacheInlineBytes = 32u << 20;
 // Verified L0 SST bytes the change feed keeps (see fetch_sst).
 constexpr size_t kSstCacheBytes = 32u << 20;
 
@@ -94,9 +139,9 @@ class TailingReader::Impl final : public TailRunner {
   Status open(ObjectStorePtr store) {
     ReaderOptions ro = o_;
     ro.refresh_interval = std::chrono::milliseconds(0);  // our loop refreshes
-    auto r = ReaderAccess::open(std::move(store), ro, [this](const LogEntry& e, bool applied) {
-      remember(e, applied);
-    });
+    auto r = ReaderAccess::open(
+        std::move(store), ro, [this](const LogEntry& e, bool applied) { remember(e, applied); },
+        kLogReadAhead);
     if (!r.ok()) return r.status();
     reader_ = std::move(*r);
     store_ = ReaderAccess::store(*reader_);
@@ -116,21 +161,35 @@ class TailingReader::Impl final : public TailRunner {
 
   // ---- refresh and wake-ups ------------------------------------------------
 
+  // The idle (longest) interval between refreshes.
   std::chrono::milliseconds refresh_interval() const {
     return o_.refresh_interval.count() > 0 ? o_.refresh_interval
                                            : TailingReader::kDefaultRefreshInterval;
   }
+  // The busy (shortest) one; PollSchedule caps it at refresh_interval().
+  std::chrono::milliseconds refresh_interval_min() const {
+    return o_.refresh_interval_min.value_or(TailingReader::kDefaultRefreshIntervalMin);
+  }
+
+  uint64_t view_pos() const { return ReaderAccess::state(*reader_)->next_pos; }
 
   Status start() {
-    const auto interval = refresh_interval();
+    // Adaptive (util/poll_schedule.h): a round "found entries" when the
+    // view moved since the previous round, by this refresh or any other
+    // (a tail's start, refresh()).
+    auto sched = std::make_shared<PollSchedule>(refresh_interval_min(), refresh_interval());
+    auto last_pos = std::make_shared<uint64_t>(view_pos());
     refresher_.start(
-        [this, interval]() -> std::optional<std::chrono::milliseconds> {
+        [this, sched, last_pos]() -> std::optional<std::chrono::milliseconds> {
           // Joins a refresh a tail is running now. Errors keep the old
           // view; the next round retries.
           (void)gate_.any();
-          return interval;
+          const uint64_t pos = view_pos();
+          const bool found = pos != *last_pos;
+          *last_pos = pos;
+          return sched->next(found, std::chrono::steady_clock::now());
         },
-        interval);
+        sched->current());
     return Status::OK();
   }
 
@@ -213,13 +272,16 @@ class TailingReader::Impl final : public TailRunner {
     auto st = ReaderAccess::state(*reader_);
     ISLE_ASSIGN_OR_RETURN(uint64_t pos, locate(after_seq, *st));
     // The first data entry from pos on is the first SST the tail reads.
+    JudgedMemo memo;
     for (; pos < st->next_pos; ++pos) {
-      ISLE_ASSIGN_OR_RETURN(std::optional<FeedEntry> fe, entry_at(pos, *st));
+      ISLE_ASSIGN_OR_RETURN(std::optional<FeedEntry> fe, judged_at(pos, *st, memo));
       if (!fe) {
         return Status::ChangeCursorExpired(log_key(pos) + " was collected: changes after seq " +
                                            std::to_string(after_seq) + " are no longer kept");
       }
       if (!fe->data) continue;
+      // An inline flush's data is in the entry just read: nothing to HEAD.
+      if (fe->sst.is_inline()) return Status::OK();
       auto live = [&](const SstMeta& m) { return m.id == fe->sst.id; };
       if (std::any_of(st->l0.begin(), st->l0.end(), live)) return Status::OK();
       const std::string key = sst_key(fe->sst.id);
@@ -324,9 +386,14 @@ class TailingReader::Impl final : public TailRunner {
   }
 
   // Waits until the view changes past `seen`, the tail ends, or a refresh
-  // interval passes; without the background loop the tail refreshes.
+  // interval passes; without the background loop the tail refreshes, at
+  // its poll_interval when it has one, else adaptively (self_sched_).
   void wait_for_news(const Tail& t, uint64_t seen) {
-    const auto interval = refresher_.running() ? refresh_interval() : poll_interval(t);
+    std::chrono::milliseconds interval = refresh_interval();
+    if (!refresher_.running()) {
+      std::lock_guard lk(mu_);
+      interval = t.o.poll_interval ? *t.o.poll_interval : self_sched_.current();
+    }
     {
       std::unique_lock lk(mu_);
       cv_.wait_for(lk, interval, [&] {
@@ -343,7 +410,11 @@ class TailingReader::Impl final : public TailRunner {
       std::lock_guard lk(mu_);
       if (now - last_self_refresh_ < interval) return;
     }
+    const uint64_t before = view_pos();
     (void)gate_.any();  // an error: try again next round
+    const uint64_t after = view_pos();
+    std::lock_guard lk(mu_);
+    self_sched_.next(after != before, std::chrono::steady_clock::now());
   }
 
   bool deliver(const Tail& t, const ChangeEvent& e) {
@@ -407,23 +478,41 @@ class TailingReader::Impl final : public TailRunner {
     auto first = ReaderAccess::state(*reader_);
     uint64_t cursor = t.o.after_seq.value_or(first->data_seq);
     std::optional<uint64_t> pos;
-    if (!t.o.after_seq) pos = first->next_pos;
+    // The data_seq of the state just before *pos, once known: a chained
+    // entry is data only if its prev_data_seq equals it (judge()).
+    std::optional<uint64_t> walk_seq;
+    if (!t.o.after_seq) {
+      pos = first->next_pos;
+      walk_seq = first->data_seq;
+    }
     return follow(t, [&](bool* stop) -> Status {
       auto st = ReaderAccess::state(*reader_);
       if (!pos) {
         ISLE_ASSIGN_OR_RETURN(uint64_t p, locate(cursor, *st));
         pos = p;
       }
+      SstPrefetcher ahead(
+          [this, c = cursor](const SstMeta& m, uint64_t p) { prefetch_sst(m, p, c); });
+      uint64_t scan = *pos + 1;  // the next position to consider fetching ahead
       while (*pos < st->next_pos) {
         if (ended(t)) {
           *stop = true;
           return Status::OK();
         }
+        fetch_ahead(ahead, &scan, *pos, cursor);
+        ahead.await(*pos);
         ISLE_ASSIGN_OR_RETURN(std::optional<FeedEntry> fe, entry_at(*pos, *st));
         if (!fe) {
           return Status::ChangeCursorExpired(log_key(*pos) + " was collected: changes after seq " +
                                              std::to_string(cursor) + " are no longer kept");
         }
+        if (!fe->judged && !walk_seq) {
+          JudgedMemo memo;
+          ISLE_ASSIGN_OR_RETURN(std::optional<uint64_t> before, data_seq_before(*pos, *st, memo));
+          walk_seq = before.value_or(fe->prev_data_seq);
+        }
+        if (walk_seq) walk_seq = judge(*fe, *walk_seq);
+        else if (fe->data) walk_seq = fe->data_hi;
         if (fe->data && fe->sst.seq_hi > cursor) {
           bool go_on = true;
           ISLE_RETURN_IF_ERROR(deliver_sst(t, kr, fe->sst, *pos, &cursor, &go_on));
@@ -442,12 +531,53 @@ class TailingReader::Impl final : public TailRunner {
     }, &cursor);
   }
 
+  // Starts fetching, on other threads (SstPrefetcher's bounds), the SSTs
+  // of the data entries after the one being delivered (`at`) that the
+  // tail will need: positions from *scan on, up to the newest view (also
+  // entries applied since this walk began), known from the reader's
+  // replay (no log GET here), above the cursor, not inline, small enough
+  // for the SST cache (that is where delivery finds them) and not in it.
+  void fetch_ahead(SstPrefetcher& ahead, uint64_t* scan, uint64_t at, uint64_t cursor) {
+    *scan = std::max(*scan, at + 1);
+    const uint64_t end = view_pos();
+    for (; *scan < end; ++*scan) {
+      std::optional<FeedEntry> fe;
+      {
+        std::lock_guard lk(cache_mu_);
+        auto it = cache_.find(*scan);
+        if (it == cache_.end()) return;
+        fe = it->second;
+      }
+      if (!fe->data || fe->sst.seq_hi <= cursor || fe->sst.is_inline() ||
+          fe->sst.size > kSstCacheBytes / 4 || sst_cached(fe->sst.id)) {
+        continue;
+      }
+      if (!ahead.has_room(fe->sst.size)) return;
+      ahead.start(*scan, fe->sst);
+    }
+  }
+
+  bool sst_cached(const std::string& id) {
+    std::lock_guard lk(sst_cache_mu_);
+    for (const auto& [cached, bytes] : sst_cache_) {
+      if (cached == id) return true;
+    }
+    return false;
+  }
+
+  // A fetch ahead: into the SST cache; errors are left for the tail's own
+  // fetch of the same SST to meet.
+  void prefetch_sst(const SstMeta& m, uint64_t pos, uint64_t cursor) {
+    (void)fetch_sst(m, sst_key(m.id), pos, cursor);
+  }
+
   // One L0 SST's bytes, verified (sha256 / signature as configured, else
   // the size). The last few are kept (kSstCacheBytes): many tails
   // resuming near the same cursor, or a hub and a catch-up reading the
   // same new SST, cost one GET, not one each.
   Result<std::shared_ptr<const std::string>> fetch_sst(const SstMeta& m, const std::string& key,
                                                        uint64_t pos, uint64_t cursor) {
+    if (m.is_inline()) return inline_sst_bytes(m, pos);
     {
       std::lock_guard lk(sst_cache_mu_);
       for (auto it = sst_cache_.begin(); it != sst_cache_.end(); ++it) {
@@ -491,13 +621,45 @@ class TailingReader::Impl final : public TailRunner {
     return bytes;
   }
 
+  // An inline flush's bytes (docs/format/manifest.md, "Inline flushes"):
+  // they came with the log entry, so there is no GET and no cache. They
+  // are checked on every delivery whatever the options, since it is cheap
+  // (at most one small flush): sha256 and size always, and the signature
+  // (isle-inline-v1: message) under verify_public_key_pem.
+  Result<std::shared_ptr<const std::string>> inline_sst_bytes(const SstMeta& m, uint64_t pos) {
+    const std::string where = "change feed reading inline SST " + m.id + " of " + log_key(pos);
+    if (verifier_) {
+      Status s = verify_sst_signature(m, *verifier_);
+      if (!s.ok()) return s.with_context(where);
+    }
+    Status s = verify_sst_bytes(m, *m.inline_data.bytes);
+    if (!s.ok()) return s.with_context(where);
+    return m.inline_data.bytes;
+  }
+
+  // A blob of an inline flush that is gone while the flush is no longer
+  // pending (it was materialized and that SST left the live set, so GC
+  // collected the blob while the log entry stayed; docs/format/gc.md,
+  // "Known limits") is history that is gone: ChangeCursorExpired. Anything
+  // else keeps its status (a missing blob of live data is a loss, not an
+  // expiry).
+  Status blob_failed(const Status& s, const SstMeta& m, uint64_t pos, uint64_t cursor) {
+    if (s.is_not_found() && m.is_inline() &&
+        !ReaderAccess::state(*reader_)->is_inline_pending(m.id)) {
+      return Status::ChangeCursorExpired("a blob of inline SST " + m.id + " (published at " +
+                                         log_key(pos) + ") was collected: changes after seq " +
+                                         std::to_string(cursor) + " are no longer kept");
+    }
+    return s;
+  }
+
   // Delivers the entries of one L0 SST above *cursor, in sequence order.
   // Under verify_sst_sha256 / verify_public_key_pem the object is checked
   // like the Reader checks it before any entry is read: a mismatch ends the
   // tail with Corruption and nothing of that SST is delivered.
   Status deliver_sst(const Tail& t, const KeyRange& kr, const SstMeta& m, uint64_t pos,
                      uint64_t* cursor, bool* go_on) {
-    const std::string key = sst_key(m.id);
+    const std::string key = m.is_inline() ? "inline SST " + m.id + " of " + log_key(pos) : sst_key(m.id);
     ISLE_ASSIGN_OR_RETURN(std::shared_ptr<const std::string> bytes, fetch_sst(m, key, pos, *cursor));
     auto sst = SstReader::open(std::make_shared<MemorySource>(std::move(bytes), key), {});
     if (!sst.ok()) return sst.status().with_context("change feed");
@@ -532,7 +694,9 @@ class TailingReader::Impl final : public TailRunner {
       if (i.kind == ValueKind::kDelete) {
         e.op = ChangeOp::kDelete;
       } else if (i.kind == ValueKind::kBlobRef) {
-        ISLE_ASSIGN_OR_RETURN(e.value, ReaderAccess::resolve_blob(*reader_, i.payload));
+        auto v = ReaderAccess::resolve_blob(*reader_, i.payload);
+        if (!v.ok()) return blob_failed(v.status(), m, pos, *cursor);
+        e.value = std::move(*v);
       } else {
         e.value = std::move(i.payload);
       }
@@ -548,10 +712,28 @@ class TailingReader::Impl final : public TailRunner {
 
   // -- log positions --
 
+  // Hears every entry the reader's replay reads, right after it applied
+  // it and installed the view holding it (lsm/reader.cc), while the
+  // refresh goes on probing the next position: an applied entry wakes
+  // the waiting tails now, not after the probe that ends the refresh.
   void remember(const LogEntry& e, bool applied) {
-    std::lock_guard lk(cache_mu_);
-    cache_[e.pos] = feed_entry(e, applied);
-    while (cache_.size() > kEntryCacheSize) cache_.erase(cache_.begin());
+    {
+      std::lock_guard lk(cache_mu_);
+      FeedEntry& slot = cache_[e.pos];
+      cache_inline_bytes_ -= slot.sst.inline_data.size();
+      slot = feed_entry(e, applied, /*judged=*/true);
+      cache_inline_bytes_ += slot.sst.inline_data.size();
+      while (cache_.size() > kEntryCacheSize || cache_inline_bytes_ > kEntryCacheInlineBytes) {
+        cache_inline_bytes_ -= cache_.begin()->second.sst.inline_data.size();
+        cache_.erase(cache_.begin());
+      }
+    }
+    if (!applied) return;
+    {
+      std::lock_guard lk(mu_);
+      version_++;
+    }
+    cv_.notify_all();
   }
 
   // The feed's view of log position `pos` (< st.next_pos); nullopt when
@@ -581,7 +763,74 @@ class TailingReader::Impl final : public TailRunner {
       return Status::ChangeCursorExpired("the writer claims before " + log_key(pos) +
                                          " are no longer remembered");
     }
-    return std::optional<FeedEntry>(feed_entry(e, e.epoch == *epoch));
+    return std::optional<FeedEntry>(feed_entry(e, e.epoch == *epoch, /*judged=*/false));
+  }
+
+  // Judged entries of one walk or search, by position (each read once).
+  using JudgedMemo = std::map<uint64_t, std::optional<FeedEntry>>;
+
+  // entry_at(), with a chained entry read from storage judged: nullopt
+  // when the object is gone.
+  Result<std::optional<FeedEntry>> judged_at(uint64_t pos, const ManifestState& st,
+                                             JudgedMemo& memo) {
+    if (auto m = memo.find(pos); m != memo.end()) return m->second;
+    ISLE_ASSIGN_OR_RETURN(std::optional<FeedEntry> fe, entry_at(pos, st));
+    if (fe && !fe->judged) {
+      ISLE_ASSIGN_OR_RETURN(std::optional<uint64_t> before, data_seq_before(pos, st, memo));
+      judge(*fe, before.value_or(fe->prev_data_seq));
+    }
+    memo[pos] = fe;
+    return fe;
+  }
+
+  // The data_seq of the state just before log position `pos`: steps back
+  // to the nearest judged data entry (one heard from replay, or an
+  // unchained one), or to position 1 (data_seq 0), then judges the chained
+  // entries between forward, as replay would.
+  //
+  // Collected history (a 404 on the way back) hides the state before the
+  // oldest kept chained entry: it is taken to chain onto its
+  // prev_data_seq (nullopt when that entry is the one at `pos`). This is
+  // safe for the feed (docs/tailing.md, "Chained entries"): locate()
+  // expires a cursor below that prev_data_seq; at or above it, a
+  // chain-broken entry there is either a copy of a flush the writer
+  // re-sent later (same writes, delivered once, in order) or a crashed
+  // writer's flush whose sequences lie in its reservation, between the
+  // last applied data and the next writer's sequences, where no cursor the
+  // feed hands out can fall.
+  Result<std::optional<uint64_t>> data_seq_before(uint64_t pos, const ManifestState& st,
+                                                  JudgedMemo& memo) {
+    std::vector<std::pair<uint64_t, FeedEntry>> pending;  // unjudged, newest first
+    std::optional<uint64_t> base = 0;
+    for (uint64_t q = pos; q > 1;) {
+      --q;
+      std::optional<FeedEntry> fe;
+      if (auto m = memo.find(q); m != memo.end()) {
+        fe = m->second;
+      } else {
+        ISLE_ASSIGN_OR_RETURN(fe, entry_at(q, st));
+      }
+      if (!fe) {
+        base = pending.empty() ? std::nullopt
+                               : std::optional<uint64_t>(pending.back().second.prev_data_seq);
+        break;
+      }
+      if (!fe->data) {
+        memo[q] = fe;
+        continue;
+      }
+      if (fe->judged) {
+        memo[q] = fe;
+        base = fe->data_hi;
+        break;
+      }
+      pending.emplace_back(q, std::move(*fe));
+    }
+    for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+      base = judge(it->second, *base);
+      memo[it->first] = std::move(it->second);
+    }
+    return base;
   }
 
   // Where a cursor resumes: the position of the first data entry with
@@ -604,17 +853,15 @@ class TailingReader::Impl final : public TailRunner {
       std::optional<FeedEntry> first;  // the first data entry at or after p
     };
     std::map<uint64_t, Probe> memo;
-    std::map<uint64_t, std::optional<FeedEntry>> entries;  // each position read once
+    JudgedMemo entries;  // each position read (and judged) once
     auto probe = [&](uint64_t p) -> Result<Probe> {
       if (auto m = memo.find(p); m != memo.end()) return m->second;
       Probe out{kAbove, std::nullopt};
       for (uint64_t q = p; q < end; q++) {
-        auto known = entries.find(q);
-        if (known == entries.end()) {
-          ISLE_ASSIGN_OR_RETURN(std::optional<FeedEntry> read, entry_at(q, st));
-          known = entries.emplace(q, std::move(read)).first;
-        }
-        const std::optional<FeedEntry>& fe = known->second;
+        // A chained entry counts as data only if it chains onto the state
+        // before it (judged_at), so data entries' seq_hi rise along
+        // positions and the classes below stay ordered.
+        ISLE_ASSIGN_OR_RETURN(std::optional<FeedEntry> fe, judged_at(q, st, entries));
         if (!fe) {
           // Collected at q: p is in the collected prefix only if q == p;
           // a hole after an existing p means GC is trimming right now.
@@ -676,15 +923,18 @@ class TailingReader::Impl final : public TailRunner {
 
   RefreshGate gate_{[this] { return refresh_once(); }};  // every refresh goes through it
 
-  std::mutex mu_;  // version_, stop_gen_, last_self_refresh_
+  std::mutex mu_;  // version_, stop_gen_, last_self_refresh_, self_sched_
   std::condition_variable cv_;
   uint64_t version_ = 0;   // bumped when the view changes
   uint64_t stop_gen_ = 0;  // bumped by stop(): running tails end
   std::chrono::steady_clock::time_point last_self_refresh_{};  // the last refresh's end
+  // Paces waiting tails that refresh by themselves (no start()).
+  PollSchedule self_sched_{refresh_interval_min(), refresh_interval()};
   std::atomic<int64_t> last_refresh_ms_{0};
 
   std::mutex cache_mu_;
   std::map<uint64_t, FeedEntry> cache_;
+  size_t cache_inline_bytes_ = 0;  // inline SST bytes held by cache_
 
   std::mutex sst_cache_mu_;
   std::list<std::pair<std::string, std::shared_ptr<const std::string>>> sst_cache_;  // newest first

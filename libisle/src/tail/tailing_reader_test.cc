@@ -349,11 +349,14 @@ TEST(TailChanges, AStoreOutageIsWaitedOutWithoutLosingOrRepeatingEvents) {
   }
   auto t = env.tailer();
   // SST reads fail for longer than the store's own retries last (10
-  // attempts per call): the tail sees Transient twice, then recovers.
+  // attempts per call): the tail sees Transient at least twice, then
+  // recovers. 60 failures: each round of the tail may also spend up to 20
+  // on its two fetches ahead (tail/sst_prefetch.h), whose errors it does
+  // not see, besides the 10 of its own fetch.
   env.fault->add_rule(FaultRule::on(StoreOp::kGet)
                           .key_prefix("db/sstable/")
-                          .skip(1)  // the first SST is delivered before the outage
-                          .times(25)
+                          .skip(1)  // one SST read succeeds before the outage
+                          .times(60)
                           .fail(Status::Transient("outage")));
   TailOptions o;
   o.after_seq = 0;
