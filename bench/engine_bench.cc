@@ -33,8 +33,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -43,6 +45,7 @@
 #include "isle/db.h"
 #include "isle/reader.h"
 #include "isle/writer.h"
+#include "proxy/bench_store_url.h"
 #include "store/latency_store.h"
 #include "store/mem_store.h"
 #include "store/metrics_store.h"
@@ -399,8 +402,39 @@ BENCHMARK(BM_ColdGetOtherBlock)
 void BM_DurablePut(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   const int per_thread = static_cast<int>(state.range(1));
-  Bucket b(true);
-  auto w = open_db(b.metrics).open_writer({});
+  // ISLE_BENCH_STORE_URL: over that store instead (bench/proxy/bench_store_url.h).
+  const std::string url = bench::bench_store_url();
+  std::optional<bench::BenchStore> real;
+  if (!url.empty()) real.emplace(url);
+  Bucket b(!real);
+  if (real) {
+    b.metrics = std::make_shared<MetricsStore>(real->store());
+  }
+  // config 0 = the commit path before issue 15: an SST object then a log
+  // entry (inline_flush_max_bytes 0), one flush in flight, no hedging.
+  // config 1 = today's defaults: inline flushes, max_flushes_in_flight 4,
+  // hedged create-only PUTs (hedge_local_stores, because LatencyStore sits
+  // over mem://).
+  const bool issue15 = state.range(2) != 0;
+  WriterOptions wo;
+  DBOptions dbo;
+  dbo.prefix = "db";
+  if (issue15) {
+    dbo.hedging.hedge_local_stores = true;
+  } else {
+    wo.inline_flush_max_bytes = 0;
+    wo.max_flushes_in_flight = 1;
+    dbo.hedging.enabled = false;
+  }
+  // ISLE_BENCH_FLUSHES_IN_FLIGHT overrides max_flushes_in_flight.
+  if (const char* k = std::getenv("ISLE_BENCH_FLUSHES_IN_FLIGHT")) {
+    wo.max_flushes_in_flight = std::atoi(k);
+  }
+  state.SetLabel((issue15 ? "issue-15 defaults" : "before issue 15") +
+                 (real ? std::string(" ") + url : std::string()));
+  auto db = DB::open(b.metrics, dbo);
+  if (!db.ok()) return state.SkipWithError(db.status().to_string().c_str());
+  auto w = db->open_writer(wo);
   if (!w.ok()) return state.SkipWithError(w.status().to_string().c_str());
   std::vector<std::vector<double>> lat(threads);
   std::atomic<bool> failed{false};
@@ -455,9 +489,11 @@ void BM_DurablePut(benchmark::State& state) {
   (void)(*w)->close();
 }
 BENCHMARK(BM_DurablePut)
-    ->ArgNames({"threads", "puts"})
-    ->Args({1, 60})
-    ->Args({8, 40})
+    ->ArgNames({"threads", "puts", "config"})
+    ->Args({1, 400, 0})
+    ->Args({1, 400, 1})
+    ->Args({8, 60, 0})
+    ->Args({8, 60, 1})
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

@@ -69,6 +69,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -80,6 +81,7 @@
 #include "isle/writer.h"
 #include "manifest/manifest_codec.h"
 #include "manifest/manifest_types.h"
+#include "proxy/bench_store_url.h"
 #include "store/latency_store.h"
 #include "store/mem_store.h"
 #include "store/metrics_store.h"
@@ -233,11 +235,23 @@ struct Path {
     trace = std::make_shared<TraceStore>(inner);
     metrics = std::make_shared<MetricsStore>(trace);
   }
+  // Over a real store (ISLE_BENCH_STORE_URL, bench/proxy/bench_store_url.h).
+  explicit Path(ObjectStorePtr store)
+      : trace(std::make_shared<TraceStore>(std::move(store))),
+        metrics(std::make_shared<MetricsStore>(trace)) {}
 };
 
-DB open_db(ObjectStorePtr store) {
+// hedge: HedgeOptions::hedge_local_stores, so that hedging applies over a
+// LatencyStore on mem:// as it would on S3 (false = as before issue 15:
+// no hedging at all).
+DB open_db(ObjectStorePtr store, bool hedge = false) {
   DBOptions o;
   o.prefix = std::string(kPrefix);
+  if (hedge) {
+    o.hedging.hedge_local_stores = true;
+  } else {
+    o.hedging.enabled = false;
+  }
   auto db = DB::open(std::move(store), o);
   if (!db.ok()) std::abort();
   return *db;
@@ -310,6 +324,7 @@ struct Received {
 struct FlushTimes {
   uint64_t pos = 0, seq_lo = 0, seq_hi = 0;
   std::string sst;  // object key, sstable/<id>.sst
+  bool inline_sst = false;  // the data travelled in the log entry: no SST PUT or GET
   int64_t sst_put_start = 0, sst_put_end = 0, log_put_start = 0, log_put_end = 0;
 };
 
@@ -322,6 +337,14 @@ void BM_TailLatency(benchmark::State& state) {
   const TailMode mode = state.range(0) != 0 ? TailMode::kKeys : TailMode::kChanges;
   const milliseconds refresh(state.range(1));
   const bool durable = state.range(2) != 0;
+  // ReaderOptions::refresh_interval_min: -1 = refresh_ms (a fixed
+  // interval, as before issue 15), -2 = unset (the TailingReader default),
+  // else this many ms.
+  const int64_t min_ms = state.range(3);
+  // config 0 = the writer and reader as before issue 15 (an SST object then
+  // a log entry, one flush in flight, no hedging); 1 = issue 15's defaults
+  // (inline flushes, 4 flushes in flight, hedged GETs and PUTs).
+  const bool after = state.range(4) != 0;
   constexpr uint64_t kEvents = 3000;
   constexpr double kRate = 200;  // events per second
 
@@ -335,10 +358,28 @@ void BM_TailLatency(benchmark::State& state) {
 
   for (auto _ : state) {
     auto mem = std::make_shared<MemStore>();
-    Path wp(mem, true), tp(mem, true);
-    auto w = open_db(wp.metrics).open_writer({});
+    // ISLE_BENCH_STORE_URL: writer and tailer over that store, each with
+    // its own client (bench/proxy/bench_store_url.h).
+    std::optional<bench::BenchStore> real;
+    if (!bench::bench_store_url().empty()) real.emplace(bench::bench_store_url());
+    Path wp = real ? Path(real->store()) : Path(mem, true);
+    Path tp = real ? Path(real->open_view()) : Path(mem, true);
+    WriterOptions wo;
+    if (!after) {
+      wo.inline_flush_max_bytes = 0;
+      wo.max_flushes_in_flight = 1;
+    }
+    auto w = open_db(wp.metrics, after).open_writer(wo);
     if (!w.ok()) return state.SkipWithError(w.status().to_string().c_str());
-    auto t = TailingReader::open(tp.metrics, reader_options(refresh));
+    ReaderOptions ro = reader_options(refresh);
+    if (after) {
+      ro.hedging.hedge_local_stores = true;
+    } else {
+      ro.hedging.enabled = false;
+    }
+    if (min_ms == -1) ro.refresh_interval_min = refresh;
+    if (min_ms >= 0) ro.refresh_interval_min = milliseconds(min_ms);
+    auto t = TailingReader::open(tp.metrics, ro);
     if (!t.ok()) return state.SkipWithError(t.status().to_string().c_str());
     if (Status s = (*t)->start(); !s.ok()) return state.SkipWithError(s.to_string().c_str());
 
@@ -443,6 +484,7 @@ void BM_TailLatency(benchmark::State& state) {
     f.seq_lo = e->added.front().seq_lo;
     f.seq_hi = e->added.front().seq_hi;
     f.sst = sst_key(e->added.front().id);
+    f.inline_sst = e->added.front().is_inline();
     f.log_put_start = r.start_ns;
     f.log_put_end = r.end_ns;
     fl.push_back(f);
@@ -450,6 +492,8 @@ void BM_TailLatency(benchmark::State& state) {
   for (FlushTimes& f : fl) {
     auto it = sst_puts.find(f.sst);
     if (it != sst_puts.end()) std::tie(f.sst_put_start, f.sst_put_end) = it->second;
+    // An inline flush: no SST PUT (the log PUT carries the data).
+    if (f.inline_sst) f.sst_put_start = f.sst_put_end = f.log_put_start;
   }
   std::sort(fl.begin(), fl.end(),
             [](const FlushTimes& a, const FlushTimes& b) { return a.seq_lo < b.seq_lo; });
@@ -486,8 +530,12 @@ void BM_TailLatency(benchmark::State& state) {
 
   const std::string label = std::string("BM_TailLatency ") +
                             (mode == TailMode::kKeys ? "keys" : "changes") + ", refresh " +
-                            std::to_string(refresh.count()) + " ms, " +
-                            (durable ? "durable (group commit)" : "flush_interval 100 ms");
+                            std::to_string(refresh.count()) + " ms" +
+                            (min_ms == -1   ? " fixed"
+                             : min_ms == -2 ? " adaptive, default min"
+                                            : " adaptive, min " + std::to_string(min_ms) + " ms") +
+                            ", " + (durable ? "durable (group commit)" : "flush_interval 100 ms") +
+                            (after ? ", issue-15 writer" : ", writer before issue 15");
   std::vector<double> total;
   Component parts[] = {{"memtable", {}}, {"sst_put", {}}, {"log_put", {}},  {"discover", {}},
                        {"install", {}},  {"sst_get", {}}, {"deliver", {}}};
@@ -505,7 +553,8 @@ void BM_TailLatency(benchmark::State& state) {
     }
     const FlushTimes& f = *std::prev(it);
     auto lg = first_get.find(log_key(f.pos));
-    auto sg = first_get.find(f.sst);
+    // Inline: the tail reads the data from the log entry (sst_get = the log GET).
+    auto sg = f.inline_sst ? lg : first_get.find(f.sst);
     if (f.sst_put_start == 0 || lg == first_get.end() || sg == first_get.end()) {
       unmatched++;
       continue;
@@ -514,8 +563,8 @@ void BM_TailLatency(benchmark::State& state) {
     parts[1].v.push_back(ms(f.sst_put_end - f.sst_put_start));
     parts[2].v.push_back(ms(f.log_put_end - f.sst_put_end));
     parts[3].v.push_back(ms(lg->second.second - f.log_put_end));
-    parts[4].v.push_back(ms(sg->second.first - lg->second.second));
-    parts[5].v.push_back(ms(sg->second.second - sg->second.first));
+    parts[4].v.push_back(f.inline_sst ? 0 : ms(sg->second.first - lg->second.second));
+    parts[5].v.push_back(f.inline_sst ? 0 : ms(sg->second.second - sg->second.first));
     parts[6].v.push_back(ms(e.recv_ns - sg->second.second));
     // Which of the tailer's requests started while this event waited in
     // "install" and in "deliver".
@@ -532,6 +581,18 @@ void BM_TailLatency(benchmark::State& state) {
     matched++;
   }
 
+  // Writes flowing: the events sent a second or more after the first (the
+  // first ones may find an idle tailer, which polls once per idle interval).
+  std::vector<double> flowing;
+  if (!got.empty()) {
+    int64_t first_send = got.front().send_ns;
+    for (const Received& e : got) first_send = std::min(first_send, e.send_ns);
+    for (const Received& e : got) {
+      if (e.send_ns >= first_send + 1'000'000'000) flowing.push_back(ms(e.recv_ns - e.send_ns));
+    }
+  }
+  state.counters["flowing_p50_ms"] = quantile(flowing, 0.50);
+  state.counters["flowing_p99_ms"] = quantile(flowing, 0.99);
   state.counters["p50_ms"] = quantile(total, 0.50);
   state.counters["p90_ms"] = quantile(total, 0.90);
   state.counters["p99_ms"] = quantile(total, 0.99);
@@ -553,6 +614,9 @@ void BM_TailLatency(benchmark::State& state) {
   }
   std::fprintf(stderr, "  %-9s %8.1f %8.1f %8.1f %8.1f\n", "total", mean(total),
                quantile(total, 0.5), quantile(total, 0.9), quantile(total, 0.99));
+  std::fprintf(stderr, "  %-9s %8.1f %8.1f %8.1f %8.1f  (events sent 1 s or more after the first)\n",
+               "flowing", mean(flowing), quantile(flowing, 0.5), quantile(flowing, 0.9),
+               quantile(flowing, 0.99));
   const double me = static_cast<double>(std::max<uint64_t>(matched, 1));
   std::fprintf(stderr,
                "  tailer GETs started while an event waited, per event: install: %.2f log + %.2f "
@@ -571,13 +635,24 @@ void BM_TailLatency(benchmark::State& state) {
                sst_rereads, tstats.log_entries_read, tstats.log_entries_cached, tstats.sst_reads,
                tstats.cursor_searches);
 }
+// min_ms -1: a fixed refresh_ms interval (the rows before issue 15);
+// refresh_ms 0 with min_ms -2: TailingReader's defaults (1 s idle,
+// kDefaultRefreshIntervalMin busy), the configuration whose idle cost
+// BM_IdleRequests' default row measures.
 BENCHMARK(BM_TailLatency)
-    ->ArgNames({"keys", "refresh_ms", "durable"})
-    ->Args({0, 100, 0})
-    ->Args({0, 20, 0})
-    ->Args({0, 100, 1})
-    ->Args({0, 20, 1})
-    ->Args({1, 100, 0})
+    ->ArgNames({"keys", "refresh_ms", "durable", "min_ms", "config"})
+    // Issue 15's rows, before (config 0, fixed 100 ms refresh) and after
+    // (config 1, adaptive polling with the defaults).
+    ->Args({0, 100, 1, -1, 0})
+    ->Args({0, 0, 1, -2, 1})
+    ->Args({1, 100, 0, -1, 0})
+    ->Args({1, 0, 0, -2, 1})
+    // More shapes of the new path.
+    ->Args({0, 100, 0, -1, 1})
+    ->Args({0, 20, 1, -1, 1})
+    ->Args({0, 0, 1, 0, 1})
+    ->Args({0, 0, 0, -2, 1})
+    ->Args({1, 0, 0, 0, 1})
     ->Iterations(1)
     ->Repetitions(1)
     ->UseManualTime()
@@ -607,8 +682,8 @@ IdleCounts classify_idle(const std::vector<Rec>& recs) {
 void BM_IdleRequests(benchmark::State& state) {
   const bool s3 = state.range(0) != 0;
   const milliseconds refresh(state.range(1));
-  const milliseconds lease(2'000);
-  const milliseconds window(10'000);
+  const milliseconds lease(state.range(2));
+  const milliseconds window(state.range(3) * 1000);
 
   struct Actor {
     const char* name;
@@ -676,7 +751,9 @@ void BM_IdleRequests(benchmark::State& state) {
   }
 
   const double per_h = 3600.0 / window_s;
-  const double formula = 3600.0 / (static_cast<double>(refresh.count()) / 1e3) +
+  const double idle_s = refresh.count() > 0 ? static_cast<double>(refresh.count()) / 1e3
+                                            : TailingReader::kDefaultRefreshInterval.count() / 1e3;
+  const double formula = 3600.0 / idle_s +
                          3600.0 / (static_cast<double>(lease.count()) / 1e3);
   static const char* counter_names[] = {"reader_per_h", "tail_per_h", "tail2_per_h",
                                         "nostart2_per_h"};
@@ -701,11 +778,15 @@ void BM_IdleRequests(benchmark::State& state) {
                  static_cast<double>(a.metrics_requests) * per_h);
   }
 }
+// The last row: every option at its default (refresh_interval 0 = 1 s
+// idle with an adaptive busy interval, lease 30 s), over a minute, so
+// that CURRENT's re-reads show.
 BENCHMARK(BM_IdleRequests)
-    ->ArgNames({"s3", "refresh_ms"})
-    ->Args({0, 100})
-    ->Args({1, 100})
-    ->Args({1, 1000})
+    ->ArgNames({"s3", "refresh_ms", "lease_ms", "window_s"})
+    ->Args({0, 100, 2000, 10})
+    ->Args({1, 100, 2000, 10})
+    ->Args({1, 1000, 2000, 10})
+    ->Args({1, 0, 30000, 60})
     ->Iterations(1)
     ->Repetitions(1)
     ->UseManualTime()
