@@ -365,6 +365,7 @@ void BM_TailLatency(benchmark::State& state) {
     Path wp = real ? Path(real->store()) : Path(mem, true);
     Path tp = real ? Path(real->open_view()) : Path(mem, true);
     WriterOptions wo;
+    wo.max_flushes_in_flight = 4;  // opt-in (options.h)
     if (!after) {
       wo.inline_flush_max_bytes = 0;
       wo.max_flushes_in_flight = 1;

@@ -323,7 +323,7 @@ DaemonSpec spec() {
             .help = "a memtable is flushed when it holds this many bytes"})
       .add({.path = "writer.max_sealed_memtables", .type = T::kInt, .default_value = "4",
             .help = "writes get 429 while this many memtables wait to flush", .min = 1, .max = 64})
-      .add({.path = "writer.max_flushes_in_flight", .type = T::kInt, .default_value = "4",
+      .add({.path = "writer.max_flushes_in_flight", .type = T::kInt, .default_value = "1",
             .help = "flushes whose log entries may be in flight at once (1 = one at a time)",
             .min = 1, .max = 64})
       .add({.path = "writer.blob_threshold", .type = T::kSize, .default_value = "256KiB",

@@ -648,7 +648,8 @@ TEST(EngineInlineMaterializer, AWriterThatCouldOutgrowDefaultReadersIsRefusedAtO
   EXPECT_NE(w.status().message().find("inline_max_pending_bytes"), std::string::npos)
       << w.status().to_string();
   o.inline_max_pending_bytes = uint64_t{8} << 20;
-  o.inline_flush_max_bytes = uint64_t{16} << 20;  // a window of 4: 64 MiB
+  o.inline_flush_max_bytes = uint64_t{16} << 20;
+  o.max_flushes_in_flight = 4;  // a window of 4: 2 x 8 + 4 x 16 = 80 MiB
   EXPECT_FALSE(env.db().open_writer(o).ok());
   o.inline_flush_max_bytes = 0;  // no inline flushes: nothing pending
   o.inline_max_pending_bytes = uint64_t{40} << 20;

@@ -122,7 +122,7 @@ inline void frequent_materialization(WriterOptions& o, Random& rnd) {
   o.inline_max_lag = std::chrono::milliseconds(rnd.uniform(4));
 }
 inline void inline_off(WriterOptions& o, Random&) { o.inline_flush_max_bytes = 0; }
-// Flushes in flight (WriterOptions::max_flushes_in_flight, default 4): one
+// Flushes in flight (WriterOptions::max_flushes_in_flight, default 1): one
 // at a time (the single-flush protocol), or 2..8 per seed.
 inline void one_flush_in_flight(WriterOptions& o, Random&) { o.max_flushes_in_flight = 1; }
 inline void random_flushes_in_flight(WriterOptions& o, Random& rnd) {
